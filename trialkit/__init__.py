@@ -1,0 +1,17 @@
+"""trialkit: the helper package behind the Zang et al. (2022) notebook collection.
+
+Modules, by what they hold:
+
+- ``published`` the trial's published facts as a tidy table (``data/published``)
+- ``stats``     statistics: binary-endpoint intervals and tests, fragility index, ...
+- ``params``    notebook parameters: declared ranges and their validation
+- ``run``       render notebooks with papermill into ``reports/``; ``record`` results
+
+Importing ``trialkit`` is cheap: nothing heavy (papermill, statsmodels) is imported
+until a module that needs it is used.
+"""
+
+from trialkit.run import record
+
+__all__ = ["record"]
+__version__ = "0.1.0"

@@ -1,0 +1,101 @@
+"""Command line: ``python -m trialkit run|list``.
+
+    python -m trialkit run                          # every notebook into reports/
+    python -m trialkit run --only 02 -p alpha 0.01  # one notebook, another parameter
+    python -m trialkit run -f params.yaml --report  # parameters from YAML, code hidden
+    python -m trialkit list                         # notebooks and their parameters
+
+Exit status: 0 all rendered; 1 a notebook failed (the others still rendered); 2 bad
+parameters, names or files (nothing was executed); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m trialkit", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="execute notebooks into reports/ (ipynb, html, json, index)")
+    run.add_argument("--only", nargs="+", metavar="NAME", help="notebook names or numbers (02)")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        default=[],
+        metavar=("NAME", "VALUE"),
+        help="set a parameter (repeatable)",
+    )
+    run.add_argument(
+        "-f",
+        "--parameters-file",
+        type=Path,
+        metavar="YAML",
+        help="parameters from a YAML mapping (-p values win)",
+    )
+    run.add_argument("--out", type=Path, default=None, help="output folder (default reports/)")
+    run.add_argument(
+        "--notebooks", type=Path, default=None, help="folder of notebooks (default notebooks/)"
+    )
+    run.add_argument("--report", action="store_true", help="hide code in the HTML pages")
+    run.add_argument("--jobs", type=int, default=None, help="notebooks at a time (default: cores)")
+    sub.add_parser("list", help="list notebooks and their parameters")
+    args = parser.parse_args(argv)
+
+    from trialkit import params
+    from trialkit import run as runner
+
+    if args.command == "list":
+        for path in runner.notebooks():
+            print(path.stem)
+            for name, p in params.SPECS.get(path.stem, {}).items():
+                print(f"    {name} = {p.default!r}: {p.help}; {p.allowed()}")
+        return 0
+
+    try:
+        given: dict[str, Any] = _read_yaml(args.parameters_file) if args.parameters_file else {}
+        outcomes = runner.render(
+            only=args.only,
+            parameters=given,
+            text_parameters=dict(args.parameter),
+            out=args.out or runner.REPORTS,
+            folder=args.notebooks or runner.NOTEBOOKS,
+            report=args.report,
+            jobs=args.jobs,
+        )
+    except (params.ParameterError, ValueError, OSError) as e:
+        print(f"error: {e}\nnothing was executed.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: earlier reports were left as they were.", file=sys.stderr)
+        return 130
+    failed = [o for o in outcomes if not o.ok]
+    if failed:
+        print(f"{len(failed)} of {len(outcomes)} notebooks failed:", file=sys.stderr)
+        for o in failed:
+            print(f"  {o.message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+        raise ValueError(f"{path}: expected a mapping of parameter names to values")
+    return data
+
+
+if __name__ == "__main__":
+    sys.exit(main())
