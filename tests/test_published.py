@@ -616,3 +616,32 @@ def test_empty_file(tmp_path: Path) -> None:
 def test_line_break_in_a_cell(tmp_path: Path) -> None:
     p = _variant(tmp_path, _set("safety", "note", "two\nlines"))
     _fails(p, "column 'note'", f"id {'safety'!r}", "line break")
+
+
+# --------------------------------------------------------------------------- implications
+def test_prints_as_decides_ties_exactly_by_rule():
+    from fractions import Fraction
+
+    five_32 = Fraction(500, 32)  # 15.625 % exactly
+    assert not published.prints_as(five_32, 15.62, 2, "half-up")
+    assert published.prints_as(five_32, 15.63, 2, "half-up")
+    assert published.prints_as(five_32, 15.62, 2, "half-even")
+    assert published.prints_as(five_32, 15.62, 2, "any") and published.prints_as(
+        five_32, 15.63, 2, "any"
+    )
+    assert published.prints_as(Fraction(200, 44), 4.55, 2)  # 4.5454...
+    assert not published.prints_as(Fraction(200, 45), 4.55, 2)  # 4.444...
+    with pytest.raises(ValueError, match="rounding must be one of"):
+        published.prints_as(0.1, 0.1, 1, "up")
+
+
+def test_implied_counts_lists_every_fraction_that_prints_as_the_percentage():
+    placebo = published.implied_counts("primary_placebo", n_max=46)
+    assert list(zip(placebo.x, placebo.n, strict=True)) == [(1, 22), (2, 44)]
+    ucmsc = published.implied_counts("primary_ucmsc", n_max=45)
+    assert (9, 45) in set(zip(ucmsc.x, ucmsc.n, strict=True))
+    assert (9, 44) in set(zip(ucmsc.x, ucmsc.n, strict=True))  # 20.45 prints as "20"
+    share = published.implied_counts("insulin_reduction_placebo", n_max=46, rounding="half-up")
+    assert share.empty  # 15.62 is no x/n <= 46 under half-up rounding
+    with pytest.raises(ValueError, match="not a percentage"):
+        published.implied_counts("hba1c_baseline_ucmsc_mean", n_max=45)

@@ -31,6 +31,8 @@ import difflib
 import functools
 import re
 from collections.abc import Callable
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Final
 
@@ -50,6 +52,8 @@ __all__ = [
     "PublishedDataError",
     "get",
     "ids",
+    "implied_counts",
+    "prints_as",
     "load",
     "not_public",
     "printed",
@@ -500,3 +504,63 @@ def registry_vs_article(path: str | Path | None = None) -> pd.DataFrame:
 def ids(path: str | Path | None = None) -> list[str]:
     """All fact ids, in file order."""
     return _load_cached(*_key(path))["id"].tolist()
+
+
+# --------------------------------------------------------------------------- implications
+ROUNDING_RULES: Final = ("half-up", "half-even", "any")
+
+
+def prints_as(
+    true: Fraction | float, printed: float, decimals: int, rounding: str = "half-up"
+) -> bool:
+    """Whether the exact value ``true`` prints as ``printed`` with ``decimals`` places.
+
+    ``rounding``: "half-up" (5 rounds away from zero, as most software prints),
+    "half-even" (banker's rounding, e.g. some statistics packages), or "any" (either, and
+    truncation-free: any value within half a unit, both ends included). Exact rational
+    arithmetic, so 5/32 = 15.625 % is decided correctly (15.63 half-up, 15.62 half-even).
+    """
+    if rounding not in ROUNDING_RULES:
+        raise ValueError(f"rounding must be one of {ROUNDING_RULES}, got {rounding!r}")
+    value = Fraction(true)
+    target = Fraction(Decimal(f"{printed:.{decimals}f}"))
+    half = Fraction(1, 2 * 10**decimals)
+    if rounding == "any":
+        return target - half <= value <= target + half
+    if abs(value - target) > half:
+        return False
+    # the fraction to 28 significant digits: a tie (a finite decimal) is represented exactly,
+    # and anything else is decided long before the 28th digit
+    quantum = Decimal(1).scaleb(-decimals)
+    exact = Decimal(value.numerator) / Decimal(value.denominator)
+    mode = ROUND_HALF_UP if rounding == "half-up" else ROUND_HALF_EVEN
+    return Fraction(exact.quantize(quantum, rounding=mode)) == target
+
+
+def implied_counts(
+    id: str,
+    n_max: int,
+    n_min: int = 1,
+    rounding: str = "half-up",
+    path: str | Path | None = None,
+) -> pd.DataFrame:
+    """Every count x out of n (n_min <= n <= n_max) whose percentage prints as fact ``id``.
+
+    The fact must be a percentage of something countable (unit "%" or "% of patients";
+    not HbA1c, whose unit "% (HbA1c, NGSP)" is a concentration). Returns columns x, n,
+    percent (exact, as a float) sorted by n; e.g. ``implied_counts("primary_placebo", 46)``
+    lists 2/44 among the ways to print 4.55 %. ``rounding`` as in ``prints_as``.
+    """
+    r = row(id, path)
+    if str(r["unit"]) not in ("%", "% of patients"):
+        raise ValueError(f"fact {id!r} is in {r['unit']!r}, not a percentage")
+    if not 1 <= n_min <= n_max:
+        raise ValueError(f"need 1 <= n_min <= n_max, got n_min={n_min}, n_max={n_max}")
+    printed, decimals = float(r["value"]), int(r["decimals"])
+    rows = [
+        (x, n, 100 * x / n)
+        for n in range(n_min, n_max + 1)
+        for x in range(n + 1)
+        if prints_as(Fraction(100 * x, n), printed, decimals, rounding)
+    ]
+    return pd.DataFrame(rows, columns=["x", "n", "percent"])

@@ -1,0 +1,76 @@
+"""Project rules: pins in step, notebooks committed clean, parameters declared once."""
+
+from __future__ import annotations
+
+import ast
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from trialkit import params, run
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = run.notebooks()
+
+
+def _name(requirement: str) -> tuple[str, str]:
+    name, _, version = re.split(r"(==|=)", requirement.strip(), maxsplit=1)
+    return name.strip().lower().replace("_", "-"), version.strip()
+
+
+def test_environment_yml_pins_the_same_packages_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = dict(
+        _name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]
+    )
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = dict(
+        _name(d)
+        for d in env["dependencies"]
+        if isinstance(d, str) and d not in ("pip",) and not d.startswith("python=")
+    )
+    assert conda == wanted
+    assert any(isinstance(d, dict) and "-e ." in d.get("pip", []) for d in env["dependencies"])
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_second():
+    readme = (ROOT / "README.md").read_text()
+    first_block = re.search(r"```(?:sh|bash)?\n(.*?)```", readme, re.S)
+    assert first_block, "README must open with a code block of commands"
+    commands = [ln.split("#")[0].strip() for ln in first_block.group(1).splitlines()]
+    assert [c for c in commands if c] == ["make", "make test"]
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_every_notebook_has_declared_parameters():
+    assert NOTEBOOKS, "no notebooks found"
+    assert sorted(p.stem for p in NOTEBOOKS) == sorted(params.SPECS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_is_committed_clean_with_one_literal_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert not any(c.outputs or c.execution_count for c in code), "strip outputs before committing"
+    tagged = [i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{len(tagged)} cells tagged 'parameters' (need exactly one)"
+    cell = nb.cells[tagged[0]]
+    assert cell.cell_type == "code"
+    values = {}
+    for node in ast.parse(cell.source).body:
+        assert isinstance(node, ast.Assign) and len(node.targets) == 1, (
+            "parameters cell: assignments only"
+        )
+        values[node.targets[0].id] = ast.literal_eval(node.value)  # literals only
+    assert values == params.defaults(path.stem), (
+        "parameters cell and trialkit.params.SPECS disagree"
+    )
+    following = next(c for c in nb.cells[tagged[0] + 1 :] if c.cell_type == "code")
+    assert f'check("{path.stem}", globals())' in following.source, "validate parameters right after"
+    assert run.title_of(nb), "a notebook starts with a title"
+    assert nb.metadata.kernelspec.name == "python3"
