@@ -1,0 +1,454 @@
+"""Analysis datasets from subject-level data, one small verb at a time.
+
+In the style of pharmaverse admiral: each function adds what its name says and returns a
+new DataFrame (the input is never modified), so a dataset reads as a short chain::
+
+    adlb = (
+        raw.pipe(visit_windows)      # AVISIT, AVISITN from ADY (if not given)
+        .pipe(flag_baseline)         # ABLFL
+        .pipe(add_base)              # BASE
+        .pipe(add_change)            # CHG
+        .pipe(add_pct_change)        # PCHG
+        .pipe(flag_analysis)         # ANL01FL
+    )
+
+which is what :func:`derive_adlb` and :func:`derive_adex` do. :func:`responders` builds
+ADRESP, the primary endpoint and its two components per subject, with the thresholds, the
+visit, the analysis population and the missing-data rule as arguments, and with the
+source record of every decision; :func:`responder_counts` gives the numbers a 2 x 2 table
+needs.
+
+Conventions (see ``trialkit.schema`` for the full contract): study day 1 is the day of the
+first infusion, there is no day 0, the target day of week ``w`` is ``7 w + 1``; units
+are those of ``schema.UNITS`` (HbA1c in %, insulin dose in U/day). The verbs check that
+the columns they need are there, not the whole contract: validate raw data first
+(``schema.read`` or ``schema.validate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from trialkit.schema import ARMS, VISIT_LABELS, VISITS, columns, target_day
+
+__all__ = [
+    "MISSING_RULES",
+    "POPULATIONS",
+    "add_base",
+    "add_change",
+    "add_pct_change",
+    "derive_adex",
+    "derive_adlb",
+    "flag_analysis",
+    "flag_baseline",
+    "responder_counts",
+    "responders",
+    "visit_windows",
+]
+
+_BY = ["USUBJID", "PARAMCD"]
+
+TOLERANCE = 1e-9
+"""Comparisons with a threshold allow this much floating-point slack, so that a value
+exactly at the threshold by hand (HbA1c 7.0 %, a -50 % change) is treated as exactly
+there."""
+
+
+def _need(df: pd.DataFrame, cols: Sequence[str], verb: str, hint: str = "") -> None:
+    missing = [c for c in cols if c not in df.columns]
+    if missing:
+        raise KeyError(
+            f"{verb}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+            + (f"; {hint}" if hint else "")
+        )
+
+
+def _last_window_end() -> float:
+    """End of the last visit window: the last target day plus half the last gap
+    (Week 48: 337 + 84 / 2 = day 379)."""
+    last, before = target_day(VISITS[-1]), target_day(VISITS[-2])
+    return last + (last - before) / 2
+
+
+# ---------------------------------------------------------------------------------------
+# Visits
+# ---------------------------------------------------------------------------------------
+
+
+def visit_windows(df: pd.DataFrame, *, last_day: float | None = None) -> pd.DataFrame:
+    """Add AVISIT and AVISITN from the study day ADY, by windows around the target days.
+
+    - Baseline (week 0): every record on or before day 1 (pre-dose; day 1 is the day of
+      the first infusion).
+    - After day 1, the scheduled visit whose target day ``7 w + 1`` is nearest; a record
+      exactly half-way between two targets (a tie) goes to the *later* visit. So the
+      windows are bounded by the midpoints between targets. With the project's schedule:
+      Week 4 days 2-42, Week 8 43-70, Week 12 71-126, Week 24 127-210, Week 36 211-294,
+      Week 48 295-``last_day``.
+    - ``last_day``: end of the last window (inclusive). Default: the last target day
+      plus half the gap before it (Week 48: 337 + 42 = day 379), i.e. a window as wide
+      after its target as before. Records after it belong to no scheduled visit and are
+      **dropped**; pass ``last_day=float("inf")`` to keep them all in the last window.
+
+    Existing AVISIT/AVISITN columns are replaced. Needs USUBJID, PARAMCD, ADY.
+    """
+    _need(df, ["ADY"], "visit_windows")
+    out = df.copy()
+    end = _last_window_end() if last_day is None else last_day
+    out = out.loc[out["ADY"] <= end].copy()
+    post = np.asarray(VISITS[1:])
+    targets = target_day(post.astype(float))
+    mids = (targets[:-1] + targets[1:]) / 2
+    ady = out["ADY"].to_numpy(dtype=float)
+    # side="right": a day equal to a midpoint goes to the later visit
+    week = post[np.searchsorted(mids, ady, side="right")]
+    week = np.where(ady <= 1, VISITS[0], week)
+    out["AVISITN"] = week.astype("int64")
+    out["AVISIT"] = pd.Series(out["AVISITN"].map(VISIT_LABELS), index=out.index, dtype="str")
+    return _order(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Baseline, change
+# ---------------------------------------------------------------------------------------
+
+
+def flag_baseline(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ABLFL: "Y" on the baseline record, "" elsewhere.
+
+    Baseline = the last record with a non-missing AVAL on or before day 1 (the day of the
+    first infusion, values taken before dosing), per subject and parameter. With a
+    screening value (day -7) and a pre-dose repeat (day 1), the day-1 value is baseline.
+    A subject with no such record has no baseline (no "Y").
+    """
+    _need(df, ["USUBJID", "PARAMCD", "ADY", "AVAL"], "flag_baseline")
+    out = df.copy()
+    cand = out.loc[(out["ADY"] <= 1) & out["AVAL"].notna()]
+    last = cand.sort_values("ADY", kind="stable").groupby(_BY, sort=False).tail(1).index
+    out["ABLFL"] = pd.Series("", index=out.index, dtype="str")
+    out.loc[last, "ABLFL"] = "Y"
+    return _order(out)
+
+
+def add_base(df: pd.DataFrame) -> pd.DataFrame:
+    """Add BASE: the AVAL of the subject's baseline record (ABLFL "Y") for that
+    parameter, on every record; missing when the subject has no baseline."""
+    _need(df, [*_BY, "AVAL", "ABLFL"], "add_base", "run flag_baseline first")
+    out = df.copy()
+    at_base = out["AVAL"].where(out["ABLFL"] == "Y")
+    out["BASE"] = at_base.groupby([out["USUBJID"], out["PARAMCD"]]).transform("max")
+    return _order(out)
+
+
+def add_change(df: pd.DataFrame) -> pd.DataFrame:
+    """Add CHG = AVAL - BASE (unit of the parameter), on every record (0 at baseline;
+    missing without a baseline)."""
+    _need(df, ["AVAL", "BASE"], "add_change", "run add_base first")
+    out = df.copy()
+    out["CHG"] = out["AVAL"] - out["BASE"]
+    return _order(out)
+
+
+def add_pct_change(df: pd.DataFrame) -> pd.DataFrame:
+    """Add PCHG = 100 * CHG / BASE (%). Where BASE is 0 or missing, PCHG is missing
+    (a percent change from nothing is undefined); -50 means halved."""
+    _need(df, ["CHG", "BASE"], "add_pct_change", "run add_change first")
+    out = df.copy()
+    base = out["BASE"].where(out["BASE"] != 0)
+    out["PCHG"] = 100 * out["CHG"] / base
+    return _order(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Analysis flag
+# ---------------------------------------------------------------------------------------
+
+
+def flag_analysis(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ANL01FL: "Y" on the one record per subject x parameter x visit used for
+    analysis, "" elsewhere.
+
+    The chosen record has a non-missing AVAL and the study day closest to the visit's
+    target day ``7 * AVISITN + 1``; of two equally close (one before, one after the
+    target) the *later* one is taken. At the baseline visit only pre-dose records
+    (ADY <= 1) qualify, so there the flag falls on the baseline record (ABLFL).
+    """
+    _need(df, [*_BY, "AVISITN", "ADY", "AVAL"], "flag_analysis", "run visit_windows first")
+    out = df.copy()
+    ok = out["AVAL"].notna() & ~((out["AVISITN"] == VISITS[0]) & (out["ADY"] > 1))
+    cand = out.loc[ok, [*_BY, "AVISITN", "ADY"]].copy()
+    cand["_dist"] = (cand["ADY"] - target_day(cand["AVISITN"])).abs()
+    cand = cand.sort_values([*_BY, "AVISITN", "_dist", "ADY"], ascending=[1, 1, 1, 1, 0])
+    chosen = cand.loc[~cand.duplicated([*_BY, "AVISITN"])].index
+    out["ANL01FL"] = pd.Series("", index=out.index, dtype="str")
+    out.loc[chosen, "ANL01FL"] = "Y"
+    return _order(out)
+
+
+# ---------------------------------------------------------------------------------------
+# Chains
+# ---------------------------------------------------------------------------------------
+
+
+def _order(df: pd.DataFrame, name: str = "ADLB") -> pd.DataFrame:
+    """Contract columns first, in contract order; others (if any) after them."""
+    known = [c for c in columns(name) if c in df.columns]
+    return df[known + [c for c in df.columns if c not in known]]
+
+
+def _chain(raw: pd.DataFrame) -> pd.DataFrame:
+    df = raw if "AVISITN" in raw.columns else visit_windows(raw)
+    out = (
+        df.pipe(flag_baseline)
+        .pipe(add_base)
+        .pipe(add_change)
+        .pipe(add_pct_change)
+        .pipe(flag_analysis)
+    )
+    out = out.sort_values([*_BY, "ADY"], kind="stable").reset_index(drop=True)
+    return out
+
+
+def derive_adlb(raw: pd.DataFrame) -> pd.DataFrame:
+    """ADLB from raw lab records: visit windows (only if AVISITN is absent; given visits
+    are kept), then ABLFL, BASE, CHG, PCHG, ANL01FL (recomputed if already there). Rows
+    sorted by USUBJID, PARAMCD, ADY, with a fresh index. Validate ``raw`` first
+    (``schema.validate(raw, "ADLB")``); the result meets the ADLB contract."""
+    return _chain(raw)
+
+
+def derive_adex(raw: pd.DataFrame) -> pd.DataFrame:
+    """ADEX from raw insulin-dose records (INSDOSE, U/day): the same chain as
+    :func:`derive_adlb`; PCHG is the percent change of the daily dose from baseline."""
+    return _chain(raw)
+
+
+# ---------------------------------------------------------------------------------------
+# Responders
+# ---------------------------------------------------------------------------------------
+
+MISSING_RULES: dict[str, str] = {
+    "non-responder": "missing counted as not met (non-responder imputation)",
+    "complete-case": "subjects with a missing value left out (complete case)",
+    "locf": "missing replaced by the last earlier value (LOCF; baseline if none)",
+    "baseline": "missing replaced by the baseline value (BOCF)",
+}
+"""The rules :func:`responders` accepts for a missing value at the analysis visit."""
+
+POPULATIONS: dict[str, str] = {"FAS": "FASFL", "randomized": "RANDFL", "PPS": "PPSFL"}
+"""Analysis populations and the ADSL flag that defines each."""
+
+_RESULT_COLUMNS = columns("ADRESP", optional=False)
+
+
+def _fmt(x: float, decimals: int = 0) -> str:
+    """``7.0`` -> "7.0" (with ``decimals=1``), ``6.5`` -> "6.5", ``50.0`` -> "50"."""
+    return f"{x:.{decimals}f}" if float(x).is_integer() else f"{x:g}"
+
+
+def _criterion(
+    data: pd.DataFrame,
+    pop: pd.DataFrame,
+    *,
+    paramcd: str,
+    srcdom: str,
+    value: str,
+    met: Callable[[pd.Series], pd.Series],
+    visit: int,
+    missing: str,
+) -> pd.DataFrame:
+    """One criterion for every subject of ``pop``: the record that decides it, and Y/N."""
+    need = [*_BY, "AVISIT", "AVISITN", "ADY", "AVAL", "ABLFL", "BASE", "PCHG", "ANL01FL"]
+    _need(data, need, "responders", f"derive {srcdom} first (derive_{srcdom.lower()})")
+    recs = data.loc[
+        (data["PARAMCD"] == paramcd) & data["USUBJID"].isin(pop["USUBJID"]) & data[value].notna()
+    ]
+    anl = recs.loc[recs["ANL01FL"] == "Y"]
+    observed = anl.loc[anl["AVISITN"] == visit].assign(DTYPE="")
+    chosen = [observed]
+    if missing == "locf":
+        earlier = anl.loc[anl["AVISITN"] < visit].sort_values(["AVISITN", "ADY"])
+        chosen.append(earlier.groupby("USUBJID").tail(1).assign(DTYPE="LOCF"))
+    elif missing == "baseline":
+        chosen.append(recs.loc[recs["ABLFL"] == "Y"].assign(DTYPE="BOCF"))
+    src = pd.concat(chosen).drop_duplicates("USUBJID", keep="first").set_index("USUBJID")
+    src = src.reindex(pop["USUBJID"])
+    found = src["ADY"].notna()
+
+    out = pd.DataFrame({"USUBJID": pop["USUBJID"].to_numpy(), "ARM": pop["ARM"].to_numpy()})
+    is_met = met(src[value]).to_numpy() & found.to_numpy()
+    if missing == "complete-case":
+        out["AVALC"] = np.where(found, np.where(is_met, "Y", "N"), "")
+        out["DTYPE"] = np.where(found, "", "EXCLUDED")
+    else:
+        out["AVALC"] = np.where(is_met, "Y", "N")
+        out["DTYPE"] = np.where(found, src["DTYPE"].fillna("").to_numpy(), "NRI")
+    out["SRCDOM"] = np.where(found, srcdom, "")
+    out["SRCPARAM"] = np.where(found, paramcd, "")
+    out["SRCVISIT"] = src["AVISIT"].fillna("").to_numpy()
+    out["SRCADY"] = pd.array(src["ADY"].to_numpy(), dtype="Int64")
+    out["SRCVAL"] = src["AVAL"].to_numpy(dtype=float)
+    out["BASE"] = src["BASE"].to_numpy(dtype=float)
+    out["PCHG"] = src["PCHG"].to_numpy(dtype=float)
+    return out
+
+
+def responders(
+    adsl: pd.DataFrame,
+    adlb: pd.DataFrame,
+    adex: pd.DataFrame,
+    hba1c_cutoff: float = 7.0,
+    strict: bool = True,
+    insulin_reduction: float = 50.0,
+    visit: int = 48,
+    missing: str = "non-responder",
+    population: str = "FAS",
+) -> pd.DataFrame:
+    """ADRESP: per subject of the analysis population, the two criteria of the primary
+    endpoint and the composite, each with the record that decided it.
+
+    - HBA1CLT7: HbA1c (%) at ``visit`` below ``hba1c_cutoff``: ``AVAL < cutoff`` when
+      ``strict`` (the paper's "< 7.0%"), ``AVAL <= cutoff`` otherwise.
+    - INSRED50: total daily insulin dose (U/day) at ``visit`` reduced from baseline by at
+      least ``insulin_reduction`` percent: ``PCHG <= -insulin_reduction`` (exactly -50 %
+      counts as met). Needs a baseline dose above 0.
+    - RESP: both. The PARAMCDs keep their names whatever the thresholds; PARAM states the
+      thresholds actually used and the missing-data rule.
+
+    The value at ``visit`` is the analysis record (ANL01FL "Y") of that visit in ADLB
+    (HBA1C) or ADEX (INSDOSE), so run :func:`derive_adlb` / :func:`derive_adex` first.
+    It is *missing* when there is no such record, or (insulin) when PCHG cannot be
+    computed (no baseline, baseline 0). ``missing`` says what then happens:
+
+    - ``"non-responder"``: the criterion counts as not met (AVALC "N", DTYPE "NRI").
+    - ``"complete-case"``: the subject is left out of that criterion's denominator: the
+      row stays, with AVALC "" and AVAL missing, DTYPE "EXCLUDED"; the composite is left
+      out when either criterion is. :func:`responder_counts` counts only "Y"/"N" rows.
+    - ``"locf"``: the last earlier analysis record with a value (latest post-baseline
+      visit before ``visit``; the baseline record if there is none), DTYPE "LOCF".
+    - ``"baseline"``: the baseline record (BOCF): for insulin a 0 % change, DTYPE "BOCF".
+    With LOCF or BOCF and nothing to carry (no baseline either), the subject counts as a
+    non-responder (DTYPE "NRI").
+
+    ``population``: "FAS" (FASFL "Y", the default), "randomized" (RANDFL "Y") or "PPS"
+    (PPSFL "Y"): the subjects of the denominator, each with three rows.
+
+    Columns (``schema.columns("ADRESP")``): USUBJID, ARM, PARAMCD, PARAM, AVALC, AVAL
+    (1/0), DTYPE, and the source record: SRCDOM (ADLB/ADEX), SRCPARAM (HBA1C/INSDOSE),
+    SRCVISIT (its AVISIT), SRCADY (its study day), SRCVAL (its AVAL), BASE, PCHG. For RESP,
+    SRCDOM is "ADRESP", SRCPARAM "HBA1CLT7+INSRED50", SRCVISIT the components' visits and
+    DTYPE their types joined with "+". SYNTHETIC is carried over from ADSL. The settings
+    are also kept in ``.attrs["responders"]``. Inputs are not modified.
+    """
+    if missing not in MISSING_RULES:
+        raise ValueError(f"missing={missing!r}: expected one of {', '.join(MISSING_RULES)}")
+    pops = {k.lower(): k for k in POPULATIONS}
+    if str(population).lower() not in pops:
+        raise ValueError(f"population={population!r}: expected one of {', '.join(POPULATIONS)}")
+    population = pops[str(population).lower()]
+    if visit not in VISITS[1:]:
+        raise ValueError(f"visit={visit!r}: expected a post-baseline visit week {VISITS[1:]}")
+    if not (np.isfinite(hba1c_cutoff) and hba1c_cutoff > 0):
+        raise ValueError(f"hba1c_cutoff={hba1c_cutoff!r}: expected a positive HbA1c in %")
+    if not (np.isfinite(insulin_reduction) and insulin_reduction >= 0):
+        raise ValueError(f"insulin_reduction={insulin_reduction!r}: expected a percent >= 0")
+    flag = POPULATIONS[population]
+    _need(adsl, ["USUBJID", "ARM", flag], "responders")
+    pop = adsl.loc[adsl[flag] == "Y", ["USUBJID", "ARM"]].reset_index(drop=True)
+
+    cut, red = float(hba1c_cutoff), float(insulin_reduction)
+    if strict:
+
+        def hba1c_met(x: pd.Series) -> pd.Series:
+            return x < cut - TOLERANCE
+
+    else:
+
+        def hba1c_met(x: pd.Series) -> pd.Series:
+            return x <= cut + TOLERANCE
+
+    def insulin_met(x: pd.Series) -> pd.Series:
+        return x <= -red + TOLERANCE
+
+    common = {"visit": visit, "missing": missing}
+    hb = _criterion(
+        adlb, pop, paramcd="HBA1C", srcdom="ADLB", value="AVAL", met=hba1c_met, **common
+    )
+    ins = _criterion(
+        adex, pop, paramcd="INSDOSE", srcdom="ADEX", value="PCHG", met=insulin_met, **common
+    )
+
+    both = pd.DataFrame({"USUBJID": pop["USUBJID"], "ARM": pop["ARM"]})
+    a, b = hb["AVALC"], ins["AVALC"]
+    both["AVALC"] = np.where((a == "") | (b == ""), "", np.where((a == "Y") & (b == "Y"), "Y", "N"))
+    both["DTYPE"] = [_join(x, y, "+") for x, y in zip(hb["DTYPE"], ins["DTYPE"], strict=True)]
+    both["SRCDOM"] = "ADRESP"
+    both["SRCPARAM"] = "HBA1CLT7+INSRED50"
+    both["SRCVISIT"] = [
+        _join(x, y, " + ") for x, y in zip(hb["SRCVISIT"], ins["SRCVISIT"], strict=True)
+    ]
+    both["SRCADY"] = pd.array([pd.NA] * len(both), dtype="Int64")
+    for col in ("SRCVAL", "BASE", "PCHG"):
+        both[col] = np.nan
+
+    rule = MISSING_RULES[missing]
+    op = "<" if strict else "<="
+    hb_words = f"HbA1c {op} {_fmt(cut, 1)} %"
+    ins_words = f"daily insulin dose reduced by >= {_fmt(red)} % from baseline"
+    params = {
+        "HBA1CLT7": f"{hb_words} at week {visit}; {rule}",
+        "INSRED50": f"Daily insulin dose reduced by >= {_fmt(red)} % from baseline "
+        f"(PCHG <= -{_fmt(red)}) at week {visit}; {rule}",
+        "RESP": f"{hb_words} and {ins_words}, at week {visit}; {rule}",
+    }
+    parts = []
+    for code, frame in (("HBA1CLT7", hb), ("INSRED50", ins), ("RESP", both)):
+        frame = frame.assign(PARAMCD=code, PARAM=params[code], _ord=len(parts))
+        frame["_subj"] = np.arange(len(frame))
+        parts.append(frame)
+    out = pd.concat(parts, ignore_index=True).sort_values(["_subj", "_ord"], kind="stable")
+    out["AVAL"] = out["AVALC"].map({"Y": 1.0, "N": 0.0}).astype("float64")
+    for col in ("USUBJID", "ARM", "PARAMCD", "PARAM", "AVALC", "DTYPE", "SRCDOM", "SRCPARAM"):
+        out[col] = out[col].astype("str")
+    out["SRCVISIT"] = out["SRCVISIT"].astype("str")
+    if "SYNTHETIC" in adsl.columns and (adsl["SYNTHETIC"] == "Y").any():
+        out["SYNTHETIC"] = "Y"
+    cols = _RESULT_COLUMNS + (["SYNTHETIC"] if "SYNTHETIC" in out.columns else [])
+    out = out[cols].reset_index(drop=True)
+    out.attrs["responders"] = {
+        "hba1c_cutoff": cut,
+        "strict": bool(strict),
+        "insulin_reduction": red,
+        "visit": int(visit),
+        "missing": missing,
+        "population": population,
+    }
+    return out
+
+
+def _join(x: str, y: str, sep: str) -> str:
+    """The distinct non-empty of two strings, in order, joined by ``sep``."""
+    items = [v for v in dict.fromkeys((x, y)) if v]
+    return sep.join(items)
+
+
+def responder_counts(
+    adresp: pd.DataFrame, paramcd: str | None = "RESP"
+) -> dict[str, list[int]] | dict[str, dict[str, list[int]]]:
+    """Responders and denominators per arm: ``{"UC-MSC": [x, n], "Placebo": [x, n]}``
+    for one criterion (default the composite RESP), where x counts AVALC "Y" and n counts
+    "Y" or "N" (rows with AVALC "" -- complete-case exclusions -- are not counted).
+    ``paramcd=None`` gives every criterion: ``{"HBA1CLT7": {...}, "INSRED50": {...},
+    "RESP": {...}}``. Both arms are always present (``[0, 0]`` if empty)."""
+    if paramcd is None:
+        codes = list(dict.fromkeys(adresp["PARAMCD"]))
+        return {code: responder_counts(adresp, code) for code in codes}  # type: ignore[misc]
+    rows = adresp.loc[(adresp["PARAMCD"] == paramcd) & adresp["AVALC"].isin(("Y", "N"))]
+    counts: dict[str, list[int]] = {}
+    for arm in ARMS:
+        mine = rows.loc[rows["ARM"] == arm, "AVALC"]
+        counts[arm] = [int((mine == "Y").sum()), int(len(mine))]
+    return counts
