@@ -20,8 +20,13 @@ Sections (later ones are appended below the earlier ones):
      in one table),
    - ``fragility_index`` (Walsh et al. 2014; reverse and generalised variants).
 
-2. ANCOVA, 3. MMRM, 4. multiple imputation and tipping point, 5. power,
-6. Bayesian posteriors: to come.
+2. **From published summaries** -- tests a reader can redo from means, SDs and sizes:
+   ``ttest_from_summary`` (two groups), ``paired_ttest_from_summary`` (one group's
+   change), ``sd_of_difference`` (SD of a change from the SDs before and after and their
+   correlation).
+
+3. ANCOVA, 4. MMRM, 5. multiple imputation and tipping point, 6. power,
+7. Bayesian posteriors: to come.
 
 Where scipy or statsmodels compute a quantity correctly it is used (lazily imported
 where heavy); what is written by hand here is tested against published tables and R
@@ -58,6 +63,9 @@ __all__ = [
     "fragility_index",
     "number_needed_to_treat",
     "odds_ratio",
+    "paired_ttest_from_summary",
+    "sd_of_difference",
+    "ttest_from_summary",
     "relative_risk",
     "risk_difference",
     "risk_difference_table",
@@ -160,7 +168,7 @@ class EffectEstimate:
 
 @dataclass(frozen=True)
 class HypothesisTest:
-    """The result of a test on a 2x2 table.
+    """The result of a test (on a 2x2 table, or from summary statistics).
 
     Attributes: ``test`` (short key, e.g. "fisher"), ``statistic`` (see each test's
     docstring for what it is), ``p`` (two-sided p-value), ``method`` (a readable name),
@@ -228,8 +236,10 @@ class NumberNeededToTreat:
             if self.outcome == "harmful":  # then benefit is the low side of the RD
                 sides.reverse()
             (kind1, range1), (kind2, range2) = sides
-            return (f"NNT({kind1}) {_fmt(range1[0], 2)} to infinity to "
-                    f"NNT({kind2}) {_fmt(range2[0], 2)}")
+            return (
+                f"NNT({kind1}) {_fmt(range1[0], 2)} to infinity to "
+                f"NNT({kind2}) {_fmt(range2[0], 2)}"
+            )
         kind, bounds = ("benefit", b) if b is not None else ("harm", h)
         assert bounds is not None
         return f"NNT({kind}) {_fmt(bounds[0], 2)} to {_fmt(bounds[1], 2)}"
@@ -279,8 +289,9 @@ class FragilityIndex:
 
     @property
     def direction(self) -> str:
-        return ("not significant -> significant" if self.reverse
-                else "significant -> not significant")
+        return (
+            "not significant -> significant" if self.reverse else "significant -> not significant"
+        )
 
     @property
     def signed_index(self) -> int | None:
@@ -294,20 +305,26 @@ class FragilityIndex:
         """Events added (+) or removed (-) in group 1 and group 2."""
         if self.table_after is None:
             return None
-        return (self.table_after[0] - self.table_before[0],
-                self.table_after[2] - self.table_before[2])
+        return (
+            self.table_after[0] - self.table_before[0],
+            self.table_after[2] - self.table_before[2],
+        )
 
     def __str__(self) -> str:
         name = "reverse fragility index" if self.reverse else "fragility index"
         x1, n1, x2, n2 = self.table_before
         where = f"{self.test}, {self.search}, alpha {self.alpha:g}"
         if self.index is None or self.table_after is None or self.p_after is None:
-            return (f"{name}: none within reach ({where}): no table reachable by the "
-                    f"search reverses the decision for {x1}/{n1} vs {x2}/{n2} "
-                    f"(p = {self.p_before:.4g})")
+            return (
+                f"{name}: none within reach ({where}): no table reachable by the "
+                f"search reverses the decision for {x1}/{n1} vs {x2}/{n2} "
+                f"(p = {self.p_before:.4g})"
+            )
         y1, _, y2, _ = self.table_after
-        return (f"{name} {self.index} ({where}): {x1}/{n1} vs {x2}/{n2} -> "
-                f"{y1}/{n1} vs {y2}/{n2}, p {self.p_before:.4g} -> {self.p_after:.4g}")
+        return (
+            f"{name} {self.index} ({where}): {x1}/{n1} vs {x2}/{n2} -> "
+            f"{y1}/{n1} vs {y2}/{n2}, p {self.p_before:.4g} -> {self.p_after:.4g}"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """Plain Python, with ``direction``, ``signed_index`` and ``changes``."""
@@ -428,13 +445,23 @@ def _mn_interval(x1: int, n1: int, x2: int, n2: int, alpha: float) -> tuple[floa
     if d <= -1:
         low = -1.0
     else:
-        low = optimize.brentq(lambda t: _mn_score(x1, n1, x2, n2, t) - z, -1 + eps, d,
-                              xtol=1e-14, rtol=4 * np.finfo(float).eps)
+        low = optimize.brentq(
+            lambda t: _mn_score(x1, n1, x2, n2, t) - z,
+            -1 + eps,
+            d,
+            xtol=1e-14,
+            rtol=4 * np.finfo(float).eps,
+        )
     if d >= 1:
         high = 1.0
     else:
-        high = optimize.brentq(lambda t: _mn_score(x1, n1, x2, n2, t) + z, d, 1 - eps,
-                               xtol=1e-14, rtol=4 * np.finfo(float).eps)
+        high = optimize.brentq(
+            lambda t: _mn_score(x1, n1, x2, n2, t) + z,
+            d,
+            1 - eps,
+            xtol=1e-14,
+            rtol=4 * np.finfo(float).eps,
+        )
     return _clip(low), _clip(high)
 
 
@@ -450,8 +477,9 @@ def _newcombe_interval(x1: int, n1: int, x2: int, n2: int, alpha: float) -> tupl
     return _clip(low), _clip(high)
 
 
-def _statsmodels_2indep(x1: int, n1: int, x2: int, n2: int, alpha: float,
-                        method: str) -> tuple[float, float]:
+def _statsmodels_2indep(
+    x1: int, n1: int, x2: int, n2: int, alpha: float, method: str
+) -> tuple[float, float]:
     from statsmodels.stats.proportion import confint_proportions_2indep
 
     # statsmodels also computes ratio and odds ratio on the way and warns about
@@ -523,8 +551,10 @@ def risk_difference(
     if method == "wald":
         low, high = _statsmodels_2indep(x1, n1, x2, n2, alpha, "wald")
         if low == high:
-            notes.append("zero standard error: the Wald interval degenerates to a point "
-                         "(a known failing of the method)")
+            notes.append(
+                "zero standard error: the Wald interval degenerates to a point "
+                "(a known failing of the method)"
+            )
     elif method == "agresti-caffo":
         low, high = _statsmodels_2indep(x1, n1, x2, n2, alpha, "agresti-caffo")
     elif method == "newcombe":
@@ -537,17 +567,22 @@ def risk_difference(
     return EffectEstimate("risk difference", d, low, high, method, alpha, "; ".join(notes))
 
 
-def risk_difference_table(
-    x1: int, n1: int, x2: int, n2: int, alpha: float = 0.05
-) -> pd.DataFrame:
+def risk_difference_table(x1: int, n1: int, x2: int, n2: int, alpha: float = 0.05) -> pd.DataFrame:
     """All :data:`RD_METHODS` for one table: columns method, estimate, low, high, width."""
     import pandas as pd
 
     rows = []
     for method in RD_METHODS:
         r = risk_difference(x1, n1, x2, n2, method=method, alpha=alpha)
-        rows.append({"method": method, "estimate": r.estimate, "low": r.low,
-                     "high": r.high, "width": r.width})
+        rows.append(
+            {
+                "method": method,
+                "estimate": r.estimate,
+                "low": r.low,
+                "high": r.high,
+                "width": r.width,
+            }
+        )
     return pd.DataFrame(rows, columns=["method", "estimate", "low", "high", "width"])
 
 
@@ -582,9 +617,16 @@ def relative_risk(
         if c == 0:
             with np.errstate(all="ignore"):
                 est = float(np.divide(a / m1, b / m2))
-            return EffectEstimate("relative risk", est, 0.0, math.inf, "katz", alpha,
-                                  "a group has no events and no zero-cell correction "
-                                  "was asked for: the interval is (0, infinity)")
+            return EffectEstimate(
+                "relative risk",
+                est,
+                0.0,
+                math.inf,
+                "katz",
+                alpha,
+                "a group has no events and no zero-cell correction "
+                "was asked for: the interval is (0, infinity)",
+            )
         a, b, m1, m2 = a + c, b + c, m1 + 2 * c, m2 + 2 * c
         note = f"a group has no events: {c:g} added to every cell (Haldane-Anscombe)"
     est = (a / m1) / (b / m2)
@@ -629,8 +671,15 @@ def odds_ratio(
         note = ""
         if (x1 + x2 == 0) or (x1 + x2 == n1 + n2):
             note = "no events (or only events) in both groups: not estimable"
-        return EffectEstimate("odds ratio", float(res.statistic), float(ci.low),
-                              float(ci.high), "exact conditional", alpha, note)
+        return EffectEstimate(
+            "odds ratio",
+            float(res.statistic),
+            float(ci.low),
+            float(ci.high),
+            "exact conditional",
+            alpha,
+            note,
+        )
     z = stats.norm.isf(alpha / 2)
     cells = [float(x1), float(n1 - x1), float(x2), float(n2 - x2)]
     note = ""
@@ -638,16 +687,24 @@ def odds_ratio(
         if c == 0:
             with np.errstate(all="ignore"):
                 est = float(np.divide(cells[0] * cells[3], cells[1] * cells[2]))
-            return EffectEstimate("odds ratio", est, 0.0, math.inf, "woolf", alpha,
-                                  "a cell is zero and no zero-cell correction was "
-                                  "asked for: the interval is (0, infinity)")
+            return EffectEstimate(
+                "odds ratio",
+                est,
+                0.0,
+                math.inf,
+                "woolf",
+                alpha,
+                "a cell is zero and no zero-cell correction was "
+                "asked for: the interval is (0, infinity)",
+            )
         cells = [v + c for v in cells]
         note = f"a cell is zero: {c:g} added to every cell (Haldane-Anscombe)"
     a, b, cc, d = cells
     est = (a * d) / (b * cc)
     se = math.sqrt(1 / a + 1 / b + 1 / cc + 1 / d)
-    return EffectEstimate("odds ratio", est, est * math.exp(-z * se), est * math.exp(z * se),
-                          "woolf", alpha, note)
+    return EffectEstimate(
+        "odds ratio", est, est * math.exp(-z * se), est * math.exp(z * se), "woolf", alpha, note
+    )
 
 
 def number_needed_to_treat(
@@ -691,8 +748,9 @@ def number_needed_to_treat(
             benefit = (inv(b_high), math.inf)
         if b_low < 0:
             harm = (inv(b_low), math.inf)
-    return NumberNeededToTreat(inv(b_est), effect, benefit, harm, rd,
-                               "beneficial" if beneficial else "harmful")
+    return NumberNeededToTreat(
+        inv(b_est), effect, benefit, harm, rd, "beneficial" if beneficial else "harmful"
+    )
 
 
 # --------------------------------------------------------------------------- tests
@@ -700,12 +758,15 @@ def _zero_margin(x1: int, n1: int, x2: int, n2: int) -> bool:
     return x1 + x2 == 0 or x1 + x2 == n1 + n2
 
 
-_ZERO_MARGIN_NOTE = ("no events (or only events) in both groups: a margin of the table is "
-                     "zero, the statistic is 0/0; reported as 0 with p = 1")
+_ZERO_MARGIN_NOTE = (
+    "no events (or only events) in both groups: a margin of the table is "
+    "zero, the statistic is 0/0; reported as 0 with p = 1"
+)
 
 
-_NO_INFORMATION_NOTE = ("no events (or only events) in both groups: the table says nothing "
-                        "about a difference; p = 1")
+_NO_INFORMATION_NOTE = (
+    "no events (or only events) in both groups: the table says nothing about a difference; p = 1"
+)
 
 
 def fisher_test(x1: int, n1: int, x2: int, n2: int) -> HypothesisTest:
@@ -721,8 +782,9 @@ def fisher_test(x1: int, n1: int, x2: int, n2: int) -> HypothesisTest:
     with np.errstate(all="ignore"):
         res = stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]], alternative="two-sided")
     note = _NO_INFORMATION_NOTE if _zero_margin(x1, n1, x2, n2) else ""
-    return HypothesisTest("fisher", float(res.statistic), float(res.pvalue),
-                          "Fisher exact test (two-sided)", note)
+    return HypothesisTest(
+        "fisher", float(res.statistic), float(res.pvalue), "Fisher exact test (two-sided)", note
+    )
 
 
 def chi2_test(x1: int, n1: int, x2: int, n2: int, correction: bool = False) -> HypothesisTest:
@@ -738,8 +800,11 @@ def chi2_test(x1: int, n1: int, x2: int, n2: int, correction: bool = False) -> H
     if not isinstance(correction, bool | np.bool_):
         raise ValueError(f"correction must be True or False, got {correction!r}")
     key = "chi2_yates" if correction else "chi2"
-    name = ("Pearson chi-square with Yates' correction" if correction
-            else "Pearson chi-square (no continuity correction)")
+    name = (
+        "Pearson chi-square with Yates' correction"
+        if correction
+        else "Pearson chi-square (no continuity correction)"
+    )
     if _zero_margin(x1, n1, x2, n2):
         return HypothesisTest(key, 0.0, 1.0, name, _ZERO_MARGIN_NOTE)
     res = stats.chi2_contingency([[x1, n1 - x1], [x2, n2 - x2]], correction=bool(correction))
@@ -759,8 +824,9 @@ def z_test(x1: int, n1: int, x2: int, n2: int) -> HypothesisTest:
         return HypothesisTest("z", 0.0, 1.0, name, _ZERO_MARGIN_NOTE)
     from statsmodels.stats.proportion import proportions_ztest
 
-    zstat, p = proportions_ztest(np.array([x1, x2]), np.array([n1, n2]), value=0,
-                                 alternative="two-sided")
+    zstat, p = proportions_ztest(
+        np.array([x1, x2]), np.array([n1, n2]), value=0, alternative="two-sided"
+    )
     return HypothesisTest("z", float(zstat), float(p), name)
 
 
@@ -796,8 +862,12 @@ def _sup_null_probability(extreme: np.ndarray, n1: int, n2: int, grid: int) -> f
     best = float(values.max())
     for i in range(1, grid - 1):
         if values[i] >= values[i - 1] and values[i] >= values[i + 1]:
-            res = optimize.minimize_scalar(lambda t: -prob(t)[0], bounds=(pis[i - 1], pis[i + 1]),
-                                           method="bounded", options={"xatol": 1e-10})
+            res = optimize.minimize_scalar(
+                lambda t: -prob(t)[0],
+                bounds=(pis[i - 1], pis[i + 1]),
+                method="bounded",
+                options={"xatol": 1e-10},
+            )
             best = max(best, -float(res.fun))
     return min(best, 1.0)
 
@@ -906,9 +976,13 @@ def boschloo_test(x1: int, n1: int, x2: int, n2: int, n: int | None = None) -> H
     statistic = s_less if p_less < p_greater else s_greater
     p = min(1.0, 2 * min(p_less, p_greater))
     note = _NO_INFORMATION_NOTE if _zero_margin(x1, n1, x2, n2) else ""
-    return HypothesisTest("boschloo", statistic, p,
-                          "Boschloo exact test (two-sided: twice the smaller one-sided p)",
-                          note)
+    return HypothesisTest(
+        "boschloo",
+        statistic,
+        p,
+        "Boschloo exact test (two-sided: twice the smaller one-sided p)",
+        note,
+    )
 
 
 def binary_tests(x1: int, n1: int, x2: int, n2: int, n: int | None = None) -> pd.DataFrame:
@@ -928,13 +1002,15 @@ def binary_tests(x1: int, n1: int, x2: int, n2: int, n: int | None = None) -> pd
         barnard_test(x1, n1, x2, n2, pooled=False, n=n),
         boschloo_test(x1, n1, x2, n2, n=n),
     ]
-    return pd.DataFrame([r.as_dict() for r in results],
-                        columns=["test", "statistic", "p", "method", "note"])
+    return pd.DataFrame(
+        [r.as_dict() for r in results], columns=["test", "statistic", "p", "method", "note"]
+    )
 
 
 # --------------------------------------------------------------------------- fragility
 def _p_function(test: str, n: int | None) -> Callable[[int, int, int, int], float]:
     if test == "fisher":
+
         def p(x1: int, n1: int, x2: int, n2: int) -> float:
             return float(stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]]).pvalue)
     elif test in ("chi2", "chi2_yates"):
@@ -943,14 +1019,18 @@ def _p_function(test: str, n: int | None) -> Callable[[int, int, int, int], floa
         def p(x1: int, n1: int, x2: int, n2: int) -> float:
             if _zero_margin(x1, n1, x2, n2):
                 return 1.0
-            return float(stats.chi2_contingency([[x1, n1 - x1], [x2, n2 - x2]],
-                                                correction=corr).pvalue)
+            return float(
+                stats.chi2_contingency([[x1, n1 - x1], [x2, n2 - x2]], correction=corr).pvalue
+            )
     elif test == "barnard":
+
         def p(x1: int, n1: int, x2: int, n2: int) -> float:
             return barnard_test(x1, n1, x2, n2, n=n).p
     else:
+
         def p(x1: int, n1: int, x2: int, n2: int) -> float:
             return boschloo_test(x1, n1, x2, n2, n=n).p
+
     return p
 
 
@@ -1009,11 +1089,9 @@ def fragility_index(
 
     def result(found: tuple[int, int, int, float] | None) -> FragilityIndex:
         if found is None:
-            return FragilityIndex(None, not significant, test, how, alpha, before, None, p0,
-                                  None)
+            return FragilityIndex(None, not significant, test, how, alpha, before, None, p0, None)
         k, y1, y2, p = found
-        return FragilityIndex(k, not significant, test, how, alpha, before, (y1, n1, y2, n2),
-                              p0, p)
+        return FragilityIndex(k, not significant, test, how, alpha, before, (y1, n1, y2, n2), p0, p)
 
     if how == "both":
         for k in range(1, n1 + n2 + 1):
@@ -1058,3 +1136,87 @@ def fragility_index(
                     best = (k, y[0], y[1], p)
                     break
     return result(best)
+
+
+# ======================================================================================
+# 2. From published summaries
+# ======================================================================================
+
+
+def _check_summary(name: str, value: Any, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise ValueError(
+            f"{name} must be a finite{' positive' if positive else ''} number, got {value}"
+        )
+    return value
+
+
+def ttest_from_summary(
+    mean1: float,
+    sd1: float,
+    n1: int,
+    mean2: float,
+    sd2: float,
+    n2: int,
+    equal_var: bool = True,
+) -> HypothesisTest:
+    """Two-sample t-test of mean1 - mean2 from each group's mean, SD and size.
+
+    ``equal_var=True``: Student's test with the pooled SD (df = n1 + n2 - 2); False:
+    Welch's test (Welch-Satterthwaite df). Two-sided. The statistic is t; the note gives
+    df. Wraps ``scipy.stats.ttest_ind_from_stats``; SDs are sample SDs (n - 1).
+    """
+    for name, value in (("mean1", mean1), ("mean2", mean2)):
+        _check_summary(name, value)
+    for name, value in (("sd1", sd1), ("sd2", sd2)):
+        _check_summary(name, value, positive=True)
+    n1, n2 = _check_int("n1", n1), _check_int("n2", n2)
+    if n1 < 2 or n2 < 2:
+        raise ValueError(f"n1 and n2 must be at least 2, got {n1} and {n2}")
+    res = stats.ttest_ind_from_stats(mean1, sd1, n1, mean2, sd2, n2, equal_var=equal_var)
+    if equal_var:
+        df = n1 + n2 - 2
+    else:
+        v1, v2 = sd1**2 / n1, sd2**2 / n2
+        df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
+    name = "Student" if equal_var else "Welch"
+    return HypothesisTest(
+        "t_student" if equal_var else "t_welch",
+        float(res.statistic),
+        float(res.pvalue),
+        f"{name} two-sample t-test from summaries",
+        f"df {df:.4g}",
+    )
+
+
+def paired_ttest_from_summary(mean_change: float, sd_change: float, n: int) -> HypothesisTest:
+    """One-sample (paired) t-test that a mean within-patient change is 0.
+
+    ``mean_change`` and ``sd_change`` are the mean and SD of the n patients' changes;
+    t = mean / (sd / sqrt(n)), df = n - 1, two-sided.
+    """
+    mean_change = _check_summary("mean_change", mean_change)
+    sd_change = _check_summary("sd_change", sd_change, positive=True)
+    n = _check_int("n", n)
+    if n < 2:
+        raise ValueError(f"n must be at least 2, got {n}")
+    t = mean_change / (sd_change / math.sqrt(n))
+    p = float(2 * stats.t.sf(abs(t), n - 1))
+    return HypothesisTest("t_paired", t, p, "paired t-test from summaries", f"df {n - 1}")
+
+
+def sd_of_difference(sd_before: float, sd_after: float, rho: float) -> float:
+    """SD of a within-patient change (after - before) from the two SDs and their correlation.
+
+    sqrt(sd_before^2 + sd_after^2 - 2 rho sd_before sd_after). Papers rarely print the
+    correlation; scanning ``rho`` over [-1, 1] shows what a reported test implies.
+    """
+    sd_before = _check_summary("sd_before", sd_before, positive=True)
+    sd_after = _check_summary("sd_after", sd_after, positive=True)
+    rho = _check_summary("rho", rho)
+    if not -1 <= rho <= 1:
+        raise ValueError(f"rho must be a correlation in [-1, 1], got {rho}")
+    return math.sqrt(max(sd_before**2 + sd_after**2 - 2 * rho * sd_before * sd_after, 0.0))
