@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all report test lint format bench lab clean
+.PHONY: all report test lint format bench lab data clean
 .DEFAULT_GOAL := all
 
 all: report
@@ -33,6 +33,9 @@ format: $(STAMP)
 
 bench: $(STAMP)             ## timings against the obvious alternative, printed as ratios
 	$(PY) bench/run.py
+
+data: $(STAMP)             ## regenerate data/synthetic/ (the canonical reconstruction)
+	$(PY) -m trialkit.cohort
 
 lab: $(STAMP)               ## JupyterLab on notebooks/ with this environment's kernel
 	$(PY) -m jupyter lab notebooks/

@@ -79,9 +79,18 @@ CORNERS = [
     ],
 )
 def test_counts_are_validated_with_the_argument_named(args, message):
-    for func in (ts.risk_difference, ts.relative_risk, ts.odds_ratio, ts.fisher_test,
-                 ts.chi2_test, ts.z_test, ts.barnard_test, ts.boschloo_test,
-                 ts.fragility_index, ts.number_needed_to_treat):
+    for func in (
+        ts.risk_difference,
+        ts.relative_risk,
+        ts.odds_ratio,
+        ts.fisher_test,
+        ts.chi2_test,
+        ts.z_test,
+        ts.barnard_test,
+        ts.boschloo_test,
+        ts.fragility_index,
+        ts.number_needed_to_treat,
+    ):
         with pytest.raises(ValueError, match=message):
             func(*args)
 
@@ -95,8 +104,11 @@ def test_alpha_must_be_in_open_unit_interval(alpha):
 
 
 def test_unknown_choices_list_the_allowed_ones():
-    with pytest.raises(ValueError, match="method must be one of 'wald', 'newcombe', "
-                                         "'agresti-caffo', 'miettinen-nurminen'; got 'score'"):
+    with pytest.raises(
+        ValueError,
+        match="method must be one of 'wald', 'newcombe', "
+        "'agresti-caffo', 'miettinen-nurminen'; got 'score'",
+    ):
         ts.risk_difference(*ZANG, method="score")
     with pytest.raises(ValueError, match="method must be one of 'woolf', 'exact'"):
         ts.odds_ratio(*ZANG, method="logit")
@@ -159,8 +171,11 @@ def test_trial_primary_endpoint_wald_interval_matches_the_paper():
 def test_risk_difference_matches_r(row):
     """Epi::ci.pd (Newcombe, Agresti-Caffo) and the R implementation of MN."""
     t = table(row)
-    for method, prefix in (("newcombe", "newcombe"), ("agresti-caffo", "agresti_caffo"),
-                           ("miettinen-nurminen", "mn")):
+    for method, prefix in (
+        ("newcombe", "newcombe"),
+        ("agresti-caffo", "agresti_caffo"),
+        ("miettinen-nurminen", "mn"),
+    ):
         r = ts.risk_difference(*t, method=method)
         low, high = num(row[f"{prefix}_low"]), num(row[f"{prefix}_high"])
         # R leaves Agresti-Caffo unclipped; trialkit clips to [-1, 1]
@@ -170,18 +185,30 @@ def test_risk_difference_matches_r(row):
 
 def test_miettinen_nurminen_restricted_mle_maximises_the_likelihood():
     """The closed-form cubic root against numerical maximisation of the likelihood."""
-    for x1, n1, x2, n2 in [(56, 70, 48, 80), (5, 56, 0, 29), (0, 10, 0, 20), (9, 45, 2, 44),
-                           (10, 10, 0, 20), (0, 16, 15, 72), (3, 4, 1, 4)]:
+    for x1, n1, x2, n2 in [
+        (56, 70, 48, 80),
+        (5, 56, 0, 29),
+        (0, 10, 0, 20),
+        (9, 45, 2, 44),
+        (10, 10, 0, 20),
+        (0, 16, 15, 72),
+        (3, 4, 1, 4),
+    ]:
         for delta in np.linspace(-0.95, 0.95, 39):
             lo, hi = max(0.0, -delta), min(1.0, 1.0 - delta)
 
             def negll(p, d=delta, x1=x1, n1=n1, x2=x2, n2=n2):
                 q = p + d
-                return -(special.xlogy(x1, q) + special.xlog1py(n1 - x1, -q)
-                         + special.xlogy(x2, p) + special.xlog1py(n2 - x2, -p))
+                return -(
+                    special.xlogy(x1, q)
+                    + special.xlog1py(n1 - x1, -q)
+                    + special.xlogy(x2, p)
+                    + special.xlog1py(n2 - x2, -p)
+                )
 
-            best = optimize.minimize_scalar(negll, bounds=(lo, hi), method="bounded",
-                                            options={"xatol": 1e-12}).x
+            best = optimize.minimize_scalar(
+                negll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}
+            ).x
             got = ts._mn_null_p2(x1, n1, x2, n2, float(delta))
             assert lo <= got <= hi
             assert negll(got) <= negll(best) + 1e-9, (x1, n1, x2, n2, delta, got, best)
@@ -246,8 +273,15 @@ def test_effect_estimate_is_frozen_and_plain():
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.low = 0.0  # type: ignore[misc]
     d = r.as_dict()
-    assert d == {"measure": "risk difference", "estimate": r.estimate, "low": r.low,
-                 "high": r.high, "method": "wald", "alpha": 0.05, "note": ""}
+    assert d == {
+        "measure": "risk difference",
+        "estimate": r.estimate,
+        "low": r.low,
+        "high": r.high,
+        "method": "wald",
+        "alpha": 0.05,
+        "note": "",
+    }
     assert all(type(v) in (str, float) for v in d.values())
     json.dumps(d, allow_nan=False)
 
@@ -273,13 +307,19 @@ def _published_value(row: dict[str, str]) -> float:
         test, search = method.split("/")
         fi = ts.fragility_index(*t, test=test, search=search)
         assert fi.table_after is not None
-        return {"index": fi.index, "p_before": fi.p_before, "p_after": fi.p_after,
-                "x1_after": fi.table_after[0], "x2_after": fi.table_after[2]}[field]
+        return {
+            "index": fi.index,
+            "p_before": fi.p_before,
+            "p_after": fi.p_after,
+            "x1_after": fi.table_after[0],
+            "x2_after": fi.table_after[2],
+        }[field]
     raise AssertionError(f"unknown quantity {quantity}")  # pragma: no cover
 
 
 @pytest.mark.parametrize(
-    "row", PUBLISHED,
+    "row",
+    PUBLISHED,
     ids=lambda r: f"{r['id']}-{r['quantity']}-{r['method']}-{r['field']}-{r['source']}",
 )
 def test_published_values(row):
@@ -353,8 +393,9 @@ def test_nnt_interval_through_infinity_when_rd_interval_contains_zero():
     assert rd.low < 0 < rd.high
     assert nnt.benefit == pytest.approx((1 / rd.high, math.inf))
     assert nnt.harm == pytest.approx((1 / -rd.low, math.inf))
-    assert str(nnt) == ("NNT(benefit) 11.38 (95% CI NNT(harm) 25.33 to infinity to "
-                        "NNT(benefit) 4.54, newcombe)")
+    assert str(nnt) == (
+        "NNT(benefit) 11.38 (95% CI NNT(harm) 25.33 to infinity to NNT(benefit) 4.54, newcombe)"
+    )
     json.dumps(nnt.as_dict())  # infinities are floats; trialkit.record stores "inf"
 
 
@@ -393,26 +434,38 @@ def test_fisher_and_chi_square_match_r(row):
     assert z.p == pytest.approx(chi.p, rel=1e-9)
 
 
-@pytest.mark.parametrize("row", [r for r in R_TESTS if r["barnard_pooled_p"] != "NA"],
-                         ids=lambda r: r["id"])
+@pytest.mark.parametrize(
+    "row", [r for r in R_TESTS if r["barnard_pooled_p"] != "NA"], ids=lambda r: r["id"]
+)
 def test_exact_unconditional_tests_match_r(row):
     """4 significant digits against the R grid search (2001 points, refined)."""
     t = table(row)
-    for result, key in ((ts.barnard_test(*t), "barnard_pooled"),
-                        (ts.barnard_test(*t, pooled=False), "barnard_unpooled")):
+    for result, key in (
+        (ts.barnard_test(*t), "barnard_pooled"),
+        (ts.barnard_test(*t, pooled=False), "barnard_unpooled"),
+    ):
         assert close(result.p, num(row[f"{key}_p"]), rel=5e-5, abs_=1e-15)
         assert close(result.statistic, num(row[f"{key}_stat"]), rel=1e-9)
     assert close(ts.boschloo_test(*t).p, num(row["boschloo_p"]), rel=5e-5, abs_=1e-15)
 
 
-@pytest.mark.parametrize("t", [(9, 45, 2, 44), (56, 70, 48, 80), (7, 34, 1, 34),
-                               (0, 16, 15, 72), (15, 40, 6, 40), (5, 56, 0, 29)], ids=str)
+@pytest.mark.parametrize(
+    "t",
+    [
+        (9, 45, 2, 44),
+        (56, 70, 48, 80),
+        (7, 34, 1, 34),
+        (0, 16, 15, 72),
+        (15, 40, 6, 40),
+        (5, 56, 0, 29),
+    ],
+    ids=str,
+)
 def test_exact_unconditional_tests_agree_with_scipy_where_scipy_is_right(t):
     """scipy has no ties problem for these tables (see the README, discrepancy 2)."""
     x1, n1, x2, n2 = t
     cols = [[x1, x2], [n1 - x1, n2 - x2]]
-    assert ts.barnard_test(*t).p == pytest.approx(stats.barnard_exact(cols, n=64).pvalue,
-                                                  rel=1e-6)
+    assert ts.barnard_test(*t).p == pytest.approx(stats.barnard_exact(cols, n=64).pvalue, rel=1e-6)
     ours = ts.boschloo_test(*t)
     theirs = stats.boschloo_exact(cols, n=64)
     assert ours.p == pytest.approx(theirs.pvalue, rel=1e-6)
@@ -433,8 +486,7 @@ def test_canary_statsmodels_mn_issue_10269():
 
     low, high = confint_proportions_2indep(56, 70, 48, 80, method="score", correction=True)
     assert high == pytest.approx(0.3440, abs=1e-3), "statsmodels #10269 may be fixed"
-    assert printed(ts.risk_difference(56, 70, 48, 80, method="miettinen-nurminen").high,
-                   0.3382, 4)
+    assert printed(ts.risk_difference(56, 70, 48, 80, method="miettinen-nurminen").high, 0.3382, 4)
 
 
 @pytest.mark.parametrize("t", [(0, 10, 0, 20), (10, 10, 20, 20), (0, 1, 0, 1)], ids=str)
@@ -448,8 +500,15 @@ def test_zero_margin_does_not_crash(t):
 def test_binary_tests_table_for_the_trial():
     df = ts.binary_tests(*ZANG)
     assert list(df.columns) == ["test", "statistic", "p", "method", "note"]
-    assert list(df["test"]) == ["fisher", "chi2", "chi2_yates", "z", "barnard",
-                                "barnard_unpooled", "boschloo"]
+    assert list(df["test"]) == [
+        "fisher",
+        "chi2",
+        "chi2_yates",
+        "z",
+        "barnard",
+        "barnard_unpooled",
+        "boschloo",
+    ]
     p = df.set_index("test")["p"]
     r = next(r for r in R_TESTS if r["id"] == "zang2022")
     assert p["fisher"] == pytest.approx(num(r["fisher_p"]), rel=1e-9)
@@ -472,9 +531,7 @@ def test_grid_argument_is_used():
 
 
 # ==================================================================== fragility index
-@pytest.mark.parametrize(
-    "row", R_FRAGILITY, ids=lambda r: f"{r['id']}-{r['test']}-{r['search']}"
-)
+@pytest.mark.parametrize("row", R_FRAGILITY, ids=lambda r: f"{r['id']}-{r['test']}-{r['search']}")
 def test_fragility_index_matches_r(row):
     t = table(row)
     fi = ts.fragility_index(*t, test=row["test"], search=row["search"])
@@ -514,8 +571,10 @@ def test_fragility_of_the_trial_with_every_test():
             # Yates' correction: p = 0.0584, so the trial result is not significant
             assert fi.reverse == (test == "chi2_yates")
     fi = ts.fragility_index(*ZANG)
-    assert str(fi) == ("fragility index 1 (fisher, walsh, alpha 0.05): 9/45 vs 2/44 -> "
-                       "9/45 vs 3/44, p 0.04956 -> 0.1184")
+    assert str(fi) == (
+        "fragility index 1 (fisher, walsh, alpha 0.05): 9/45 vs 2/44 -> "
+        "9/45 vs 3/44, p 0.04956 -> 0.1184"
+    )
     d = fi.as_dict()
     assert d["changes"] == [0, 1] and d["signed_index"] == 1
     assert d["direction"] == "significant -> not significant"

@@ -3,7 +3,11 @@
 Modules, by what they hold:
 
 - ``published`` the trial's published facts as a tidy table (``data/published``)
+- ``cohort``    synthetic patients: simulate, reconstruct, ensemble; the assumptions
+- ``schema``    the dataset contracts (ADSL, ADLB, ADEX, ADAE, ADRESP); ``read`` a folder
+- ``derive``    baseline, change, visit windows, analysis flags, the composite responder
 - ``stats``     statistics: binary-endpoint intervals and tests, fragility index, ...
+- ``plots``     figures (the only module that draws)
 - ``params``    notebook parameters: declared ranges and their validation
 - ``run``       render notebooks with papermill into ``reports/``; ``record`` results
 
