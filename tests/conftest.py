@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from trialkit import params
+from trialkit import params, run
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -24,3 +27,29 @@ def fixture_notebooks(monkeypatch: pytest.MonkeyPatch) -> Path:
         params.SPECS, "02_explodes", {"explode": params.Param(False, "raise on purpose")}
     )
     return FIXTURES / "notebooks"
+
+
+#: Parameters for the session's run of the whole collection, where a notebook's defaults
+#: are slow (a parameter applies to every notebook that declares it).
+TEST_PARAMETERS: dict[str, Any] = {}
+
+
+@pytest.fixture(scope="session")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole collection rendered once by papermill, through trialkit's runner."""
+    out = tmp_path_factory.mktemp("reports")
+    outcomes = run.render(out=out, parameters=TEST_PARAMETERS)
+    failed = [o.message for o in outcomes if not o.ok]
+    assert not failed, "\n".join(failed)
+    return out
+
+
+def read_records(folder: Path, name: str) -> dict[str, Any]:
+    """What notebook ``name`` recorded in a run into ``folder``."""
+    return json.loads((folder / f"{name}.json").read_text())["records"]
+
+
+@pytest.fixture(scope="session")
+def recorded(reports: Path) -> Callable[[str], dict[str, Any]]:
+    """``recorded(name)``: what notebook ``name`` recorded in the session's run."""
+    return lambda name: read_records(reports, name)

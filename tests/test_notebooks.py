@@ -1,9 +1,11 @@
 """Every notebook executed by papermill (through trialkit's runner), results checked.
 
-The collection is rendered once per test session into a temporary folder; each test
-reads what a notebook recorded (``reports/NAME.json``) and holds it to an outside
-reference: the paper's printed numbers, R output stored in tests/fixtures, or a
-computation by another route written out here.
+The collection is rendered once per test session (the ``reports`` fixture in
+conftest.py); each test reads what a notebook recorded (``reports/NAME.json``) and holds
+it to an outside reference: the paper's printed numbers, R output stored in
+tests/fixtures, or a computation by another route written out here. Tests of one
+notebook live in ``tests/test_nbNN_*.py``; this file holds the collection-wide ones and
+notebook 02's.
 """
 
 from __future__ import annotations
@@ -22,22 +24,6 @@ pytestmark = pytest.mark.notebooks
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-#: Parameters for the test run, where a notebook's defaults are slow (none yet).
-TEST_PARAMETERS: dict[str, object] = {}
-
-
-@pytest.fixture(scope="session")
-def reports(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("reports")
-    outcomes = run.render(out=out, parameters=TEST_PARAMETERS)
-    failed = [o.message for o in outcomes if not o.ok]
-    assert not failed, "\n".join(failed)
-    return out
-
-
-def records(reports: Path, name: str) -> dict:
-    return json.loads((reports / f"{name}.json").read_text())["records"]
-
 
 def test_every_notebook_rendered_with_html_and_index(reports):
     for path in run.notebooks():
@@ -50,8 +36,8 @@ def test_every_notebook_rendered_with_html_and_index(reports):
 
 # --------------------------------------------------------------------------- 02
 @pytest.fixture(scope="module")
-def nb02(reports) -> dict:
-    return records(reports, "02_what_the_paper_reports")
+def nb02(recorded) -> dict:
+    return recorded("02_what_the_paper_reports")
 
 
 def test_02_counts_and_interval_method_reproduce_the_printed_ci(nb02):
@@ -125,7 +111,7 @@ def test_02_parameters_reach_the_analysis(tmp_path):
     so the fragility index turns into a reverse index (negative signed index)."""
     outcome = run.render(only=["02"], out=tmp_path, parameters={"alpha": 0.01}, jobs=1)[0]
     assert outcome.ok, outcome.message
-    rec = records(tmp_path, "02_what_the_paper_reports")
+    rec = json.loads((tmp_path / "02_what_the_paper_reports.json").read_text())["records"]
     z99 = sps.norm.isf(0.005)
     se = math.sqrt(0.2 * 0.8 / 45 + (2 / 44) * (42 / 44) / 44)
     assert rec["primary.ci.wald"] == pytest.approx(

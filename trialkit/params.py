@@ -16,11 +16,22 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-__all__ = ["SPECS", "Param", "ParameterError", "check", "coerce", "defaults", "validate"]
+__all__ = [
+    "DATA_DIR",
+    "SPECS",
+    "Param",
+    "ParameterError",
+    "check",
+    "coerce",
+    "data_folder",
+    "defaults",
+    "validate",
+]
 
 
 class ParameterError(ValueError):
@@ -33,7 +44,9 @@ class Param:
 
     The type is that of ``default`` (bool, int, float or str; an int is accepted where a
     float is expected). ``low``/``high`` bound numbers (inclusive unless ``open_low`` /
-    ``open_high``); ``choices`` lists the allowed values.
+    ``open_high``); ``choices`` lists the allowed values. ``check`` is an extra test run
+    after the type and range checks: it returns why a value is not allowed, or None (for
+    example ``data_folder``, which validates an analyst's data before any work is done).
     """
 
     default: Any
@@ -43,6 +56,8 @@ class Param:
     open_low: bool = False
     open_high: bool = False
     choices: tuple[Any, ...] | None = None
+    check: Callable[[Any], str | None] | None = None
+    path: bool = False  # a file or folder: validate() returns it as an absolute path
 
     @property
     def type(self) -> type:
@@ -84,8 +99,41 @@ class Param:
             return f"is out of range: expected {self.allowed()}"
         if self.high is not None and (value > self.high or (self.open_high and value == self.high)):
             return f"is out of range: expected {self.allowed()}"
+        if self.check is not None:
+            return self.check(value)
         return None
 
+
+def data_folder(value: str) -> str | None:
+    """Check a ``data_dir`` parameter: "" (the synthetic patients) or a valid data folder.
+
+    A folder must hold ADSL.csv, ADLB.csv and ADEX.csv (ADAE.csv optional) meeting the
+    dataset contracts of ``trialkit.schema``; every problem is reported, naming the file,
+    column and rows. Relative paths are taken from the current directory. The files are
+    only read, never changed.
+    """
+    if value == "":
+        return None
+    from trialkit import schema
+
+    folder = Path(value)
+    if not folder.is_dir():
+        return f"is not a folder ({folder.resolve()} does not exist or is a file)"
+    try:
+        schema.read(folder)
+    except ValueError as e:
+        return f"points at data that do not meet the dataset contracts:\n{e}"
+    return None
+
+
+#: The ``data_dir`` parameter of every notebook that uses patient data.
+DATA_DIR = Param(
+    "",
+    'patient data: "" for the synthetic patients, or a folder with ADSL.csv, ADLB.csv, '
+    "ADEX.csv (and ADAE.csv) in this project's format",
+    check=data_folder,
+    path=True,
+)
 
 _ALPHA = Param(0.05, "two-sided significance level", low=0, high=0.5, open_low=True)
 
@@ -148,7 +196,8 @@ def coerce(notebook: str, name: str, text: str) -> Any:
 def validate(notebook: str, values: Mapping[str, Any]) -> dict[str, Any]:
     """Check ``values`` against the notebook's declared parameters.
 
-    Returns the full parameter set (defaults overlaid with ``values``). Raises one
+    Returns the full parameter set (defaults overlaid with ``values``; paths made
+    absolute). Raises one
     ParameterError listing every problem, each naming the parameter, its value and what
     is allowed. Nothing else is done, so a caller can validate before executing anything.
     """
@@ -163,7 +212,11 @@ def validate(notebook: str, values: Mapping[str, Any]) -> dict[str, Any]:
             problems.append(f"{notebook}: parameter {name!r} = {value!r} {why} ({spec[name].help})")
     if problems:
         raise ParameterError("\n".join(problems))
-    return {**defaults(notebook), **values}
+    full = {**defaults(notebook), **values}
+    for name, p in spec.items():  # a notebook may run in another folder than the caller
+        if p.path and full[name]:
+            full[name] = str(Path(full[name]).resolve())
+    return full
 
 
 def check(notebook: str, namespace: Mapping[str, Any]) -> dict[str, Any]:
