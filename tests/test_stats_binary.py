@@ -209,7 +209,7 @@ def test_miettinen_nurminen_restricted_mle_maximises_the_likelihood():
             best = optimize.minimize_scalar(
                 negll, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}
             ).x
-            got = ts._mn_null_p2(x1, n1, x2, n2, float(delta))
+            got = ts.binary._mn_null_p2(x1, n1, x2, n2, float(delta))
             assert lo <= got <= hi
             assert negll(got) <= negll(best) + 1e-9, (x1, n1, x2, n2, delta, got, best)
 

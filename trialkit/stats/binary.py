@@ -1,36 +1,19 @@
-"""Statistics for the re-analysis of Zang et al. (2022), in the style of scipy.stats.
+"""Statistics for a binary endpoint: a 2x2 table given as ``x1/n1`` vs ``x2/n2``.
 
-Every function takes plain inputs (counts, arrays, data frames) and returns a small,
-frozen result object that prints as one readable line (``str(result)``) and turns
-into plain, JSON-ready Python with ``result.as_dict()`` (for ``trialkit.record``).
-Proportions, risks and differences are fractions (0.2, not 20%); significance levels
-and confidence levels are fractions too (alpha=0.05 gives a 95% interval).
+Events ``x`` out of ``n`` patients; effects are group 1 versus group 2; proportions,
+risks and differences are fractions (0.2, not 20%); alpha=0.05 gives a 95% interval.
 
-Sections (later ones are appended below the earlier ones):
+- ``risk_difference`` (methods "wald", "newcombe", "agresti-caffo",
+  "miettinen-nurminen") and ``risk_difference_table`` (all methods side by side),
+- ``relative_risk`` (Katz log interval), ``odds_ratio`` (Woolf logit interval or the
+  exact conditional interval), ``number_needed_to_treat`` (Altman 1998),
+- tests: ``fisher_test``, ``chi2_test`` (with or without Yates' correction), ``z_test``,
+  ``barnard_test``, ``boschloo_test``, and ``binary_tests`` (all of them in one table),
+- ``fragility_index`` (Walsh et al. 2014; reverse and generalised variants).
 
-1. **Binary endpoint** -- a 2x2 table given as ``x1/n1`` (group 1) versus ``x2/n2``
-   (group 2): events ``x`` out of ``n`` patients; effects are group 1 versus group 2.
-
-   - ``risk_difference`` (methods "wald", "newcombe", "agresti-caffo",
-     "miettinen-nurminen") and ``risk_difference_table`` (all methods side by side),
-   - ``relative_risk`` (Katz log interval), ``odds_ratio`` (Woolf logit interval or the
-     exact conditional interval), ``number_needed_to_treat`` (Altman 1998),
-   - tests: ``fisher_test``, ``chi2_test`` (with or without Yates' correction),
-     ``z_test``, ``barnard_test``, ``boschloo_test``, and ``binary_tests`` (all of them
-     in one table),
-   - ``fragility_index`` (Walsh et al. 2014; reverse and generalised variants).
-
-2. **From published summaries** -- tests a reader can redo from means, SDs and sizes:
-   ``ttest_from_summary`` (two groups), ``paired_ttest_from_summary`` (one group's
-   change), ``sd_of_difference`` (SD of a change from the SDs before and after and their
-   correlation).
-
-3. ANCOVA, 4. MMRM, 5. multiple imputation and tipping point, 6. power,
-7. Bayesian posteriors: to come.
-
-Where scipy or statsmodels compute a quantity correctly it is used (lazily imported
-where heavy); what is written by hand here is tested against published tables and R
-output kept in ``tests/fixtures/binary`` (see the README there).
+What scipy or statsmodels compute correctly is used; what is written by hand here
+(Miettinen-Nurminen, Barnard, Boschloo: the libraries' versions are wrong, see
+tests/fixtures/binary/README.md) is tested against published tables and R output.
 """
 
 from __future__ import annotations
@@ -46,6 +29,17 @@ from scipy import optimize, special, stats
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+
+from trialkit.stats.results import (
+    EffectEstimate,
+    HypothesisTest,
+    _check_alpha,
+    _check_choice,
+    _check_int,
+    _fmt,
+    _level,
+    _plain,
+)
 
 __all__ = [
     "EXACT_GRID",
@@ -63,9 +57,6 @@ __all__ = [
     "fragility_index",
     "number_needed_to_treat",
     "odds_ratio",
-    "paired_ttest_from_summary",
-    "sd_of_difference",
-    "ttest_from_summary",
     "relative_risk",
     "risk_difference",
     "risk_difference_table",
@@ -96,106 +87,6 @@ EXACT_GRID: int = 64
 
 
 # --------------------------------------------------------------------------- results
-def _fmt(x: float | None, digits: int = 4) -> str:
-    if x is None:
-        return "NA"
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "infinity" if x > 0 else "-infinity"
-    return f"{x:.{digits}f}"
-
-
-def _level(alpha: float) -> str:
-    return f"{100 * (1 - alpha):g}%"
-
-
-def _plain(x: Any) -> Any:
-    """Plain Python (float/int/str/None, lists) from numpy scalars and tuples."""
-    if isinstance(x, tuple | list):
-        return [_plain(v) for v in x]
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, np.floating):
-        return float(x)
-    if isinstance(x, np.bool_):
-        return bool(x)
-    return x
-
-
-@dataclass(frozen=True)
-class EffectEstimate:
-    """An effect estimate with its confidence interval.
-
-    Attributes: ``measure`` ("risk difference", "relative risk", "odds ratio"),
-    ``estimate``, ``low``, ``high`` (the interval), ``method`` (how the interval was
-    made), ``alpha`` (1 - confidence level), ``note`` (anything the reader must know,
-    e.g. a zero-cell correction or clipping; empty if nothing).
-    """
-
-    measure: str
-    estimate: float
-    low: float
-    high: float
-    method: str
-    alpha: float
-    note: str = ""
-
-    @property
-    def width(self) -> float:
-        """``high - low``."""
-        return self.high - self.low
-
-    def __str__(self) -> str:
-        text = (
-            f"{self.measure} {_fmt(self.estimate)} ({_level(self.alpha)} CI "
-            f"{_fmt(self.low)} to {_fmt(self.high)}, {self.method})"
-        )
-        return f"{text}; {self.note}" if self.note else text
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain Python: measure, estimate, low, high, method, alpha, note."""
-        return {
-            "measure": self.measure,
-            "estimate": float(self.estimate),
-            "low": float(self.low),
-            "high": float(self.high),
-            "method": self.method,
-            "alpha": float(self.alpha),
-            "note": self.note,
-        }
-
-
-@dataclass(frozen=True)
-class HypothesisTest:
-    """The result of a test (on a 2x2 table, or from summary statistics).
-
-    Attributes: ``test`` (short key, e.g. "fisher"), ``statistic`` (see each test's
-    docstring for what it is), ``p`` (two-sided p-value), ``method`` (a readable name),
-    ``note`` (degenerate cases and conventions; empty if nothing).
-    """
-
-    test: str
-    statistic: float
-    p: float
-    method: str
-    note: str = ""
-
-    def __str__(self) -> str:
-        text = f"{self.method}: statistic {self.statistic:.4g}, p = {self.p:.4g}"
-        return f"{text}; {self.note}" if self.note else text
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain Python: test, statistic, p, method, note."""
-        return {
-            "test": self.test,
-            "statistic": float(self.statistic),
-            "p": float(self.p),
-            "method": self.method,
-            "note": self.note,
-        }
-
-
 @dataclass(frozen=True)
 class NumberNeededToTreat:
     """Number needed to treat with Altman's (1998) confidence interval.
@@ -345,12 +236,6 @@ class FragilityIndex:
 
 
 # --------------------------------------------------------------------------- validation
-def _check_int(name: str, value: Any) -> int:
-    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer count, got {value!r}")
-    return int(value)
-
-
 def _check_counts(x1: Any, n1: Any, x2: Any, n2: Any) -> tuple[int, int, int, int]:
     out = {}
     for x_name, x, n_name, n in (("x1", x1, "n1", n1), ("x2", x2, "n2", n2)):
@@ -362,22 +247,6 @@ def _check_counts(x1: Any, n1: Any, x2: Any, n2: Any) -> tuple[int, int, int, in
             raise ValueError(f"{x_name} must satisfy 0 <= {x_name} <= {n_name} = {nn}, got {xx}")
         out[x_name], out[n_name] = xx, nn
     return out["x1"], out["n1"], out["x2"], out["n2"]
-
-
-def _check_alpha(alpha: Any, name: str = "alpha") -> float:
-    if isinstance(alpha, bool | np.bool_) or not isinstance(alpha, int | float | np.number):
-        raise ValueError(f"{name} must be a number in (0, 1), got {alpha!r}")
-    a = float(alpha)
-    if not 0 < a < 1:
-        raise ValueError(f"{name} must be in (0, 1), got {alpha!r}")
-    return a
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        choices = ", ".join(repr(a) for a in allowed)
-        raise ValueError(f"{name} must be one of {choices}; got {value!r}")
-    return str(value)
 
 
 def _check_correction(value: Any) -> float:
@@ -1136,87 +1005,3 @@ def fragility_index(
                     best = (k, y[0], y[1], p)
                     break
     return result(best)
-
-
-# ======================================================================================
-# 2. From published summaries
-# ======================================================================================
-
-
-def _check_summary(name: str, value: Any, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or (positive and value <= 0):
-        raise ValueError(
-            f"{name} must be a finite{' positive' if positive else ''} number, got {value}"
-        )
-    return value
-
-
-def ttest_from_summary(
-    mean1: float,
-    sd1: float,
-    n1: int,
-    mean2: float,
-    sd2: float,
-    n2: int,
-    equal_var: bool = True,
-) -> HypothesisTest:
-    """Two-sample t-test of mean1 - mean2 from each group's mean, SD and size.
-
-    ``equal_var=True``: Student's test with the pooled SD (df = n1 + n2 - 2); False:
-    Welch's test (Welch-Satterthwaite df). Two-sided. The statistic is t; the note gives
-    df. Wraps ``scipy.stats.ttest_ind_from_stats``; SDs are sample SDs (n - 1).
-    """
-    for name, value in (("mean1", mean1), ("mean2", mean2)):
-        _check_summary(name, value)
-    for name, value in (("sd1", sd1), ("sd2", sd2)):
-        _check_summary(name, value, positive=True)
-    n1, n2 = _check_int("n1", n1), _check_int("n2", n2)
-    if n1 < 2 or n2 < 2:
-        raise ValueError(f"n1 and n2 must be at least 2, got {n1} and {n2}")
-    res = stats.ttest_ind_from_stats(mean1, sd1, n1, mean2, sd2, n2, equal_var=equal_var)
-    if equal_var:
-        df = n1 + n2 - 2
-    else:
-        v1, v2 = sd1**2 / n1, sd2**2 / n2
-        df = (v1 + v2) ** 2 / (v1**2 / (n1 - 1) + v2**2 / (n2 - 1))
-    name = "Student" if equal_var else "Welch"
-    return HypothesisTest(
-        "t_student" if equal_var else "t_welch",
-        float(res.statistic),
-        float(res.pvalue),
-        f"{name} two-sample t-test from summaries",
-        f"df {df:.4g}",
-    )
-
-
-def paired_ttest_from_summary(mean_change: float, sd_change: float, n: int) -> HypothesisTest:
-    """One-sample (paired) t-test that a mean within-patient change is 0.
-
-    ``mean_change`` and ``sd_change`` are the mean and SD of the n patients' changes;
-    t = mean / (sd / sqrt(n)), df = n - 1, two-sided.
-    """
-    mean_change = _check_summary("mean_change", mean_change)
-    sd_change = _check_summary("sd_change", sd_change, positive=True)
-    n = _check_int("n", n)
-    if n < 2:
-        raise ValueError(f"n must be at least 2, got {n}")
-    t = mean_change / (sd_change / math.sqrt(n))
-    p = float(2 * stats.t.sf(abs(t), n - 1))
-    return HypothesisTest("t_paired", t, p, "paired t-test from summaries", f"df {n - 1}")
-
-
-def sd_of_difference(sd_before: float, sd_after: float, rho: float) -> float:
-    """SD of a within-patient change (after - before) from the two SDs and their correlation.
-
-    sqrt(sd_before^2 + sd_after^2 - 2 rho sd_before sd_after). Papers rarely print the
-    correlation; scanning ``rho`` over [-1, 1] shows what a reported test implies.
-    """
-    sd_before = _check_summary("sd_before", sd_before, positive=True)
-    sd_after = _check_summary("sd_after", sd_after, positive=True)
-    rho = _check_summary("rho", rho)
-    if not -1 <= rho <= 1:
-        raise ValueError(f"rho must be a correlation in [-1, 1], got {rho}")
-    return math.sqrt(max(sd_before**2 + sd_after**2 - 2 * rho * sd_before * sd_after, 0.0))
