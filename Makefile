@@ -38,7 +38,7 @@ data: $(STAMP)             ## regenerate data/synthetic/ (the canonical reconstr
 	$(PY) -m trialkit.cohort
 
 lab: $(STAMP)               ## JupyterLab on notebooks/ with this environment's kernel
-	$(PY) -m jupyter lab notebooks/
+	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf reports .pytest_cache .ruff_cache

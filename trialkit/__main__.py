@@ -3,6 +3,7 @@
     python -m trialkit run                          # every notebook into reports/
     python -m trialkit run --only 02 -p alpha 0.01  # one notebook, another parameter
     python -m trialkit run -f params.yaml --report  # parameters from YAML, code hidden
+    python -m trialkit run --edition student        # no solutions; hand-out copies too
     python -m trialkit list                         # notebooks and their parameters
 
 Exit status: 0 all rendered; 1 a notebook failed (the others still rendered); 2 bad
@@ -18,6 +19,9 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
+    from trialkit import params
+    from trialkit import run as runner
+
     parser = argparse.ArgumentParser(prog="python -m trialkit", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute notebooks into reports/ (ipynb, html, json, index)")
@@ -43,12 +47,17 @@ def main(argv: list[str] | None = None) -> int:
         "--notebooks", type=Path, default=None, help="folder of notebooks (default notebooks/)"
     )
     run.add_argument("--report", action="store_true", help="hide code in the HTML pages")
+    run.add_argument(
+        "--edition",
+        choices=runner.EDITIONS,
+        default="reader",
+        help="reader: solutions collapsed (default); instructor: solutions open; "
+        "student: solutions removed, clean copies in OUT/notebooks/ (OUT defaults to "
+        "reports/<edition>/ for the instructor and student editions)",
+    )
     run.add_argument("--jobs", type=int, default=None, help="notebooks at a time (default: cores)")
     sub.add_parser("list", help="list notebooks and their parameters")
     args = parser.parse_args(argv)
-
-    from trialkit import params
-    from trialkit import run as runner
 
     if args.command == "list":
         for path in runner.notebooks():
@@ -63,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             only=args.only,
             parameters=given,
             text_parameters=dict(args.parameter),
-            out=args.out or runner.REPORTS,
+            out=args.out or _default_out(runner.REPORTS, args.edition),
+            edition=args.edition,
             folder=args.notebooks or runner.NOTEBOOKS,
             report=args.report,
             jobs=args.jobs,
@@ -81,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {o.message}", file=sys.stderr)
         return 1
     return 0
+
+
+def _default_out(reports: Path, edition: str) -> Path:
+    return reports if edition == "reader" else reports / edition
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -43,7 +43,6 @@ from typing import Any
 
 __all__ = [
     "MIME",
-    "NotebookFailed",
     "Outcome",
     "collect_records",
     "notebooks",
@@ -171,11 +170,35 @@ def title_of(nb: Any) -> str:
     return ""
 
 
+def description_of(nb: Any, limit: int = 240) -> str:
+    """A one-line description: the first plain paragraph of the first Markdown cell.
+
+    Headings, lists, tables, a one-line italic subtitle and bold-led paragraphs
+    ("**Learning objectives.**") are skipped.
+    """
+    first = next((c for c in nb.cells if c.cell_type == "markdown"), None)
+    for para in (first.source if first else "").split("\n\n"):
+        text = " ".join(para.split())
+        if not text or text.startswith(("#", "|", "-", "**", "1.")):
+            continue
+        if text.startswith("*") and text.endswith("*"):
+            continue
+        text = re.sub(r"[*_`]", "", text)
+        return text if len(text) <= limit else text[: limit - 3].rsplit(" ", 1)[0] + "..."
+    return ""
+
+
+def _time_of(nb: Any) -> str:
+    """What the notebook says it takes ("**Time:** about 60 minutes")."""
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            found = re.search(r"\*\*Time:\*\*\s*([^.*\n]+)", cell.source)
+            if found:
+                return found.group(1).strip()
+    return ""
+
+
 # --------------------------------------------------------------------------- render
-class NotebookFailed(RuntimeError):
-    """A notebook raised while executing; the message names the notebook, cell and error."""
-
-
 @dataclass
 class Outcome:
     """What happened to one notebook in a run."""
@@ -254,42 +277,80 @@ def _import_papermill() -> Any:
     return papermill
 
 
-def _execute(path: Path, parameters: dict[str, Any], stage: Path, report: bool) -> Outcome:
-    """Execute one notebook into ``stage`` (ipynb, html, json). Never touches reports/."""
+@dataclass(frozen=True)
+class _Job:
+    """One notebook to execute into its staging folder."""
+
+    path: Path
+    parameters: dict[str, Any]
+    stage: Path
+    report: bool
+    edition: str
+
+
+def _execute(job: _Job) -> Outcome:
+    """Execute one notebook into ``job.stage`` (ipynb, html, json, thumbnail).
+
+    Never touches the reports folder: ``_publish`` moves the results there.
+    """
     import nbformat
 
     pm = _import_papermill()
-    name = path.stem
-    out_nb = stage / f"{name}.ipynb"
+    name = job.path.stem
+    out_nb = job.stage / f"{name}.ipynb"
+    source = nbformat.read(job.path, as_version=4)
+    if job.edition == "student":
+        source = without_solutions(source)
+        nbformat.write(source, job.stage / "student.ipynb")
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     ok, message = True, ""
     try:
         pm.execute_notebook(
-            str(path), str(out_nb), parameters=parameters, kernel_name="python3",
-            progress_bar=False, request_save_on_cell_execute=False, cwd=str(path.parent),
+            source, str(out_nb), parameters=job.parameters, kernel_name="python3",
+            progress_bar=False, request_save_on_cell_execute=False, cwd=str(job.path.parent),
             kernel_manager_class=_ipc_kernel_manager(), shutdown_kernel="immediate",
         )  # fmt: skip
     except pm.PapermillExecutionError as e:
         ok = False
-        message = _describe_failure(name, path, out_nb, e)
+        message = _describe_failure(name, source, out_nb, e)
     seconds = time.perf_counter() - t0
     nb = nbformat.read(out_nb, as_version=4)
-    _write_html(nb, stage / f"{name}.html", report=report)
+    _write_html(nb, job.stage / f"{name}.html", job)
+    thumbnail = _write_thumbnail(nb, job.stage / f"{name}.png")
     summary = {
         "notebook": name,
         "title": title_of(nb),
+        "description": description_of(nb),
+        "time": _time_of(nb),
         "status": "ok" if ok else "failed",
         "message": message,
-        "parameters": parameters,
+        "parameters": job.parameters,
         "records": collect_records(nb),
         "versions": versions(),
         "started": started.isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
-        "report_mode": report,
+        "edition": job.edition,
+        "report_mode": job.report,
+        "thumbnail": thumbnail,
     }
-    (stage / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
-    return Outcome(name, ok, seconds, message, parameters)
+    (job.stage / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return Outcome(name, ok, seconds, message, job.parameters)
+
+
+EDITIONS = ("reader", "student", "instructor")
+
+
+def without_solutions(nb: Any) -> Any:
+    """A copy of a notebook without its cells tagged "solution" (the student edition)."""
+    import copy
+
+    clean = copy.deepcopy(nb)
+    clean.cells = [c for c in clean.cells if "solution" not in c.metadata.get("tags", [])]
+    for cell in clean.cells:  # the "Solution:" prompt that announced a removed cell
+        if cell.cell_type == "markdown" and cell.source.strip().startswith("**Solution"):
+            cell.source = "*Solution: ask your instructor, or compare with a classmate.*"
+    return clean
 
 
 def _ipc_kernel_manager() -> type:
@@ -315,7 +376,7 @@ def _ipc_kernel_manager() -> type:
     return IPCKernelManager
 
 
-def _describe_failure(name: str, source: Path, out_nb: Path, e: Any) -> str:
+def _describe_failure(name: str, source: Any, out_nb: Path, e: Any) -> str:
     """'NAME: cell N (In [k]: first line) raised Error: message', N counted in the source."""
     import nbformat
 
@@ -325,19 +386,52 @@ def _describe_failure(name: str, source: Path, out_nb: Path, e: Any) -> str:
         bad = next(
             c for c in executed if any(o.output_type == "error" for o in c.get("outputs", []))
         )
-        ids = [c.get("id") for c in nbformat.read(source, as_version=4).cells]
+        ids = [c.get("id") for c in source.cells]
         number = ids.index(bad.get("id")) + 1 if bad.get("id") in ids else "?"
         first = next((ln.strip() for ln in bad.source.splitlines() if ln.strip()), "")
         where = f"cell {number} (In [{e.exec_count}]: {first[:60]})"
     return f"{name}: {where} raised {e.ename}: {e.evalue}"
 
 
-def _write_html(nb: Any, target: Path, report: bool) -> None:
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def _write_html(nb: Any, target: Path, job: _Job) -> None:
+    """The page: trialkit's template (offline, solutions in collapsible blocks)."""
     from nbconvert import HTMLExporter
 
-    exporter = HTMLExporter(template_name="lab", exclude_input=report, exclude_input_prompt=report)
-    body, _ = exporter.from_notebook_node(nb)
+    exporter = HTMLExporter(
+        extra_template_basedirs=[str(TEMPLATES)], template_name="trialkit",
+        exclude_input=job.report, exclude_input_prompt=job.report,
+    )  # fmt: skip
+    shown = ", ".join(f"{k} = {v!r}" for k, v in job.parameters.items())
+    banner = f"{job.edition.capitalize()} edition. Parameters: {shown or 'none'}."
+    body, _ = exporter.from_notebook_node(
+        nb, resources={"trialkit": {"edition": job.edition, "banner": banner}}
+    )
     target.write_text(body, encoding="utf-8")
+
+
+def _write_thumbnail(nb: Any, target: Path, width: int = 360) -> bool:
+    """Save the notebook's key figure, small: the cell tagged "thumbnail", else the first."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    images = [
+        (("thumbnail" in c.metadata.get("tags", [])), o["data"]["image/png"])
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "image/png" in o.get("data", {})
+    ]
+    if not images:
+        return False
+    png = next((img for tagged, img in images if tagged), images[0][1])
+    with Image.open(io.BytesIO(base64.b64decode(png))) as img:
+        img.thumbnail((width, width))
+        img.save(target, format="PNG", optimize=True)
+    return True
 
 
 def versions() -> dict[str, str]:
@@ -349,12 +443,12 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _worker(args: tuple[Path, dict[str, Any], Path, bool]) -> Outcome:
-    path, parameters, stage, report = args
+def _worker(job: _Job) -> Outcome:
     try:
-        return _execute(path, parameters, stage, report)
+        return _execute(job)
     except Exception as e:  # kernel died, notebook unreadable ...: report, don't crash the run
-        return Outcome(path.stem, False, 0.0, f"{path.stem}: {type(e).__name__}: {e}", parameters)
+        name = job.path.stem
+        return Outcome(name, False, 0.0, f"{name}: {type(e).__name__}: {e}", job.parameters)
 
 
 def render(
@@ -366,17 +460,24 @@ def render(
     jobs: int | None = None,
     folder: Path = NOTEBOOKS,
     progress: Any = None,
+    edition: str = "reader",
 ) -> list[Outcome]:
     """Render notebooks into ``out``; return one Outcome per notebook, in teaching order.
 
     ``parameters`` are typed values; ``text_parameters`` are command-line strings converted
-    to each parameter's declared type (see ``plan``). Raises ParameterError (before
-    executing anything) for a bad parameter and ValueError
-    for an unknown notebook name. A failing notebook does not stop the others; its
-    earlier good report in ``out`` is left in place and the failed execution is kept in
-    ``out/failed/``. ``progress`` (default: print to stderr) receives one line per event.
+    to each parameter's declared type (see ``plan``). ``edition``: "reader" (solutions
+    present, collapsed), "instructor" (solutions open) or "student" (solutions removed
+    before running; clean student copies of the notebooks are written to
+    ``out/notebooks/``, ready to hand out). ``report`` hides the code in the pages.
+
+    Raises ParameterError (before executing anything) for a bad parameter and ValueError
+    for an unknown notebook name or edition. A failing notebook does not stop the others;
+    its earlier good report in ``out`` is left in place and the failed execution is kept
+    in ``out/failed/``. ``progress`` (default: print to stderr) receives one line per event.
     """
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
+    if edition not in EDITIONS:
+        raise ValueError(f"edition must be one of {', '.join(EDITIONS)}, got {edition!r}")
     out, folder = Path(out).resolve(), Path(folder).resolve()
     paths = notebooks(only, folder)
     if not paths:
@@ -388,12 +489,12 @@ def render(
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     tasks = []
     for path in paths:
-        stage = staging / path.stem
-        stage.mkdir()
-        tasks.append((path, full[path], stage, report))
+        (staging / path.stem).mkdir()
+        tasks.append(_Job(path, full[path], staging / path.stem, report, edition))
     outcomes: dict[str, Outcome] = {}
     total = len(tasks)
-    say(f"rendering {total} notebook{'s' * (total != 1)} into {out} ({jobs} at a time)")
+    say(f"rendering {total} notebook{'s' * (total != 1)} ({edition} edition) into {out}, "
+        f"{jobs} at a time")  # fmt: skip
     try:
         for done, outcome in enumerate(_run_all(tasks, jobs), start=1):
             _publish(staging / outcome.name, out, outcome)
@@ -404,11 +505,11 @@ def render(
                 say(f"    {outcome.message}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        write_index(out, folder, {n: o for n, o in outcomes.items()})
+        write_index(out, folder, outcomes)
     return [outcomes[p.stem] for p in paths]
 
 
-def _run_all(tasks: list, jobs: int) -> Iterable[Outcome]:
+def _run_all(tasks: list[_Job], jobs: int) -> Iterable[Outcome]:
     if jobs == 1:
         yield from map(_worker, tasks)
         return
@@ -422,16 +523,23 @@ def _run_all(tasks: list, jobs: int) -> Iterable[Outcome]:
 
 
 def _publish(stage: Path, out: Path, outcome: Outcome) -> None:
-    """Move a staged result into place: success into ``out``, failure into ``out/failed``."""
+    """Move a staged result into place: success into ``out``, failure into ``out/failed``.
+
+    The json goes last: a report counts as present once its json is there.
+    """
+    name = outcome.name
     target = out if outcome.ok else out / "failed"
     target.mkdir(exist_ok=True)
-    # json last: a report counts as present once its json is there
-    for suffix in (".ipynb", ".html", ".json"):
-        src = stage / f"{outcome.name}{suffix}"
-        if src.exists():
-            os.replace(src, target / src.name)
+    moves = [(f"{name}.ipynb", target), (f"{name}.html", target)]
     if outcome.ok:
-        for stale in (out / "failed").glob(f"{outcome.name}.*"):
+        moves += [(f"{name}.png", out / "thumbs"), ("student.ipynb", out / "notebooks")]
+    for filename, folder in [*moves, (f"{name}.json", target)]:
+        src = stage / filename
+        if src.exists():
+            folder.mkdir(exist_ok=True)
+            os.replace(src, folder / (f"{name}.ipynb" if filename == "student.ipynb" else filename))
+    if outcome.ok:
+        for stale in (out / "failed").glob(f"{name}.*"):
             stale.unlink()
 
 
@@ -439,40 +547,114 @@ def _publish(stage: Path, out: Path, outcome: Outcome) -> None:
 def write_index(
     out: Path, folder: Path = NOTEBOOKS, this_run: Mapping[str, Outcome] | None = None
 ) -> Path:
-    """Write ``out/index.html``: every notebook, its title, status, run time, parameters."""
+    """Write ``out/index.html``, the landing page, and ``out/course.html``, the course guide.
+
+    One card per notebook in teaching order: thumbnail of its key figure, title, one line,
+    time it takes, status of this rendering (run time, parameters), links to the page and
+    the notebook file. Built from the reports' json files, so it is right after a partial
+    run too. Self-contained: nothing is fetched from the network.
+    """
     this_run = this_run or {}
+    cards = []
+    for path in notebooks(folder=folder):
+        cards.append(_card(out, path, this_run.get(path.stem)))
+    edition = next(
+        (
+            r["edition"]
+            for p in notebooks(folder=folder)
+            if (r := _read_json(out / f"{p.stem}.json"))
+        ),
+        "reader",
+    )
+    page = _INDEX.format(
+        style=_STYLE,
+        cards="\n".join(cards),
+        edition=html.escape(edition),
+        generated=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    _write_atomic(out / "index.html", page)
+    _write_atomic(out / "course.html", course_page(folder))
+    return out / "index.html"
+
+
+def _card(out: Path, path: Path, outcome: Outcome | None) -> str:
+    import nbformat
+
+    name = path.stem
+    good = _read_json(out / f"{name}.json")
+    source = nbformat.read(path, as_version=4)
+    title = (good or {}).get("title") or title_of(source) or name
+    line = (good or {}).get("description") or description_of(source)
+    duration = (good or {}).get("time") or _time_of(source)
+    failed = outcome is not None and not outcome.ok
+    if failed:
+        status = "failed in this run" + (", showing the last good report" if good else "")
+        cls = "failed"
+    elif good:
+        status, cls = (
+            f"rendered {good['started'][:16].replace('T', ' ')} UTC in {good['seconds']:.0f} s",
+            "ok",
+        )
+    else:
+        status, cls = "not rendered yet", "missing"
+    e = html.escape
+    thumb = (
+        f'<img src="thumbs/{name}.png" alt="key figure of {e(title)}">'
+        if good and (out / "thumbs" / f"{name}.png").exists()
+        else '<div class="nothumb"></div>'
+    )
+    head = f'<a href="{name}.html">{e(title)}</a>' if good else e(title)
+    links = []
+    if good:
+        links += [
+            f'<a href="{name}.html">page</a>',
+            f'<a href="{name}.ipynb">executed notebook</a>',
+        ]
+    if (out / "notebooks" / f"{name}.ipynb").exists():
+        links.append(f'<a href="notebooks/{name}.ipynb">student notebook</a>')
+    if failed:
+        links.append(f'<a href="failed/{name}.html">the failed run</a>')
+    params = ", ".join(f"{k} = {v!r}" for k, v in (good or {}).get("parameters", {}).items())
+    return (
+        f'<article class="card {cls}">{thumb}<div class="body">'
+        f'<h2><span class="num">{e(name[:2])}</span> {head}</h2>'
+        f"<p>{e(line)}</p>"
+        f'<p class="meta">{e(duration) + " &middot; " if duration else ""}{e(status)}</p>'
+        f'<p class="meta">parameters: <code>{e(params) or "defaults"}</code></p>'
+        f'<p class="links">{" &middot; ".join(links)}</p></div></article>'
+    )
+
+
+def course_page(folder: Path = NOTEBOOKS) -> str:
+    """The course guide as a page: ``notebooks/COURSE.md`` and a table built from the notebooks
+    (order, time, prerequisites, the parameters worth changing in class)."""
+    import mistune
+    import nbformat
+
+    from trialkit import params
+
     rows = []
     for path in notebooks(folder=folder):
-        name = path.stem
-        good = _read_json(out / f"{name}.json")
-        failed = this_run.get(name) if name in this_run and not this_run[name].ok else None
-        title = (good or {}).get("title") or name
-        if failed:
-            status = "failed in this run" + (" (showing the last good report)" if good else "")
-            cls = "failed"
-        elif good:
-            status, cls = "ok", "ok"
-        else:
-            status, cls = "not rendered", "missing"
-        link = f'<a href="{name}.html">{html.escape(title)}</a>' if good else html.escape(title)
-        if failed:
-            link += f' &middot; <a href="failed/{name}.html">failed run</a>'
-        params = ", ".join(f"{k}={v!r}" for k, v in (good or {}).get("parameters", {}).items())
-        when = (good or {}).get("started", "")
-        secs = f"{good['seconds']:.1f} s" if good else ""
+        nb = nbformat.read(path, as_version=4)
+        text = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
+        assumes = re.search(r"\*\*Assumes:\*\*\s*([^\n]+(?:\n(?!\n)[^\n]+)*)", text)
+        spec = params.SPECS.get(path.stem, {})
+        knobs = "; ".join(f"<code>{n}</code>: {html.escape(p.help)}" for n, p in spec.items())
         rows.append(
-            f'<tr class="{cls}"><td>{html.escape(name)}</td><td>{link}</td>'
-            f"<td>{html.escape(status)}</td><td>{secs}</td><td>{html.escape(when)}</td>"
-            f"<td><code>{html.escape(params)}</code></td></tr>"
+            f"<tr><td>{path.stem[:2]}</td><td>{html.escape(title_of(nb))}</td>"
+            f"<td>{html.escape(_time_of(nb))}</td>"
+            f"<td>{html.escape(' '.join(assumes.group(1).split())) if assumes else ''}</td>"
+            f"<td>{knobs}</td></tr>"
         )
-    page = _INDEX.format(
-        rows="\n".join(rows), generated=datetime.now(UTC).isoformat(timespec="seconds")
-    )
-    target = out / "index.html"
-    tmp = target.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
+    guide = folder / "COURSE.md"
+    prose = mistune.html(guide.read_text()) if guide.exists() else ""
+    return _COURSE.format(style=_STYLE, prose=prose, rows="\n".join(rows))
+
+
+def _write_atomic(target: Path, text: str) -> None:
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
-    return target
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
@@ -482,25 +664,64 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 70rem;
+       margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
+header p { max-width: 48rem; }
+.warn { background: #fff4d6; border: 1px solid #e0c070; padding: .5rem .8rem; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(30rem, 1fr)); gap: 1rem; }
+.card { display: flex; gap: .8rem; border: 1px solid #ddd; border-radius: 6px; padding: .8rem; }
+.card img, .card .nothumb { width: 180px; height: 120px; object-fit: contain; flex: none;
+       background: #f6f6f6; border-radius: 4px; }
+.card h2 { font-size: 1.05rem; margin: 0 0 .3rem 0; }
+.card .num { color: #888; font-weight: normal; }
+.card p { margin: .2rem 0; font-size: .92rem; }
+.meta { color: #555; font-size: .85rem !important; }
+.failed { border-color: #d55; background: #fdf0f0; }
+.missing { opacity: .6; }
+table { border-collapse: collapse; width: 100%; font-size: .92rem; }
+th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #ddd;
+         vertical-align: top; }
+code { font-size: .85em; }
+"""
+
 _INDEX = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>Zang et al. 2022 re-analysis: notebooks</title>
-<style>
-body {{ font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; }}
-table {{ border-collapse: collapse; width: 100%; }}
-th, td {{ text-align: left; padding: .4rem .6rem; border-bottom: 1px solid #ddd;
-          vertical-align: top; }}
-tr.failed td {{ background: #fde8e8; }} tr.missing td {{ color: #888; }}
-code {{ font-size: .85em; }}
-</style></head><body>
-<h1>UC-MSCs in type 2 diabetes (Zang et al. 2022): the notebooks</h1>
-<p>A teaching and re-analysis collection. Patient-level data are not public: analyses of
-patients use clearly labelled <strong>synthetic</strong> data.</p>
-<table><thead><tr><th>notebook</th><th>title</th><th>status</th><th>run time</th>
-<th>rendered (UTC)</th><th>parameters</th></tr></thead>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>UC-MSCs in type 2 diabetes: a re-analysis collection</title>
+<style>{style}</style></head><body>
+<header>
+<h1>UC-MSCs in type 2 diabetes: a teaching and re-analysis collection</h1>
+<p>Notebooks about one published trial: Zang L, Li Y, Hao H, et al. Stem Cell Res Ther
+2022;13:180 (NCT02302599), umbilical-cord mesenchymal stem cells vs placebo in 91 adults
+with insulin-treated type 2 diabetes. They teach the trial's design, how its endpoints
+are derived and how it can be analysed, re-check every number the paper reports, and say
+which cannot be checked.</p>
+<p class="warn">Individual patient data are not public. Analyses of patients use
+<strong>synthetic</strong> patients built to match the published summaries, and say so in
+every table and figure.</p>
+<p>This is the <strong>{edition}</strong> edition. Start with the
+<a href="course.html">course guide</a>, or open the notebooks in order.</p>
+</header>
+<main class="cards">
+{cards}
+</main>
+<footer><p class="meta">Written {generated} UTC by <code>python -m trialkit run</code>.</p>
+</footer></body></html>
+"""
+
+_COURSE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Course guide: UC-MSCs in type 2 diabetes</title>
+<style>{style}</style></head><body>
+<p><a href="index.html">&larr; all notebooks</a></p>
+{prose}
+<h2>The notebooks at a glance</h2>
+<table><thead><tr><th>#</th><th>notebook</th><th>time</th><th>assumes</th>
+<th>parameters to change in class</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>
-<p><small>Index written {generated} UTC by <code>python -m trialkit run</code>.</small></p>
 </body></html>
 """
