@@ -47,7 +47,7 @@ def test_render_writes_notebook_html_json_and_index(fixture_notebooks, tmp_path)
     assert report["seconds"] > 0
     index = (tmp_path / "index.html").read_text()
     assert 'href="01_records.html"' in index and "Records values" in index
-    assert "scale=3.0" in index
+    assert "scale = 3.0" in index
     # a progress line per notebook
     assert (
         sum("ok" in line and ("01_records" in line or "02_explodes" in line) for line in lines) == 2
@@ -87,7 +87,7 @@ def test_failure_keeps_earlier_good_report_and_others_still_render(fixture_noteb
     # the failed execution is kept aside for inspection, and the index says what happened
     assert (tmp_path / "failed" / "02_explodes.ipynb").exists()
     index = (tmp_path / "index.html").read_text()
-    assert "failed in this run (showing the last good report)" in index
+    assert "failed in this run, showing the last good report" in index
     # a later good run clears the failure
     run.render(only=["02"], folder=fixture_notebooks, out=tmp_path, jobs=1)
     assert not list((tmp_path / "failed").glob("02_explodes.*"))
