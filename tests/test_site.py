@@ -82,7 +82,8 @@ def test_index_is_a_landing_page_with_every_notebook(reports):
         if report["thumbnail"]:
             assert f'src="thumbs/{path.stem}.png"' in index
     course = (reports / "course.html").read_text()
-    assert all(run.title_of(nbformat.read(p, as_version=4)) in course for p in run.notebooks())
+    for path in run.notebooks():
+        assert html.escape(run.title_of(nbformat.read(path, as_version=4))) in course, path.stem
 
 
 # --------------------------------------------------------------------------- browser
