@@ -31,7 +31,13 @@ def fixture_notebooks(monkeypatch: pytest.MonkeyPatch) -> Path:
 
 #: Parameters for the session's run of the whole collection, where a notebook's defaults
 #: are slow (a parameter applies to every notebook that declares it).
-TEST_PARAMETERS: dict[str, Any] = {}
+TEST_PARAMETERS: dict[str, Any] = {
+    "n_sim": 2000,  # 09: simulated trials per scenario (default 20,000)
+    "ensemble_size": 30,  # 03 (and 10, which shares the name): reconstructions (default 300)
+    "n_imputations": 30,  # 07: imputations per multiple imputation (default 100)
+    "sim_trials": 120,  # 07: simulated trials of the dropout study (default 300)
+    "sim_imputations": 5,  # 07: imputations per simulated trial (default 10)
+}
 
 
 @pytest.fixture(scope="session")

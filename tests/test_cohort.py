@@ -317,11 +317,41 @@ def test_assumptions_file_is_complete_and_checked(tmp_path: Path) -> None:
         cohort.assumptions(broken)
 
 
-def test_one_reconstruction_is_fast() -> None:
-    import time
+# --------------------------------------------------------------------------- load
+BYOD = ROOT / "tests" / "fixtures" / "byod"
 
-    cohort.reconstruct(seed=20)  # warm caches
-    t0 = time.perf_counter()
-    for s in range(5):
-        cohort.reconstruct(seed=21 + s)
-    assert (time.perf_counter() - t0) / 5 < 0.5
+
+def test_load_default_is_the_canonical_synthetic_data(canonical) -> None:
+    data = cohort.load()
+    assert list(data) == ["ADSL", "ADLB", "ADEX", "ADAE"]
+    for name, df in data.items():
+        assert df.attrs["synthetic"] is True, name
+        assert (df["SYNTHETIC"] == "Y").all(), name
+        assert "data/synthetic" in df.attrs["provenance"].replace("\\", "/"), name
+        pd.testing.assert_frame_equal(df, canonical[name])
+    assert len(data["ADSL"]) == 91  # 45 + 46 randomized, the paper
+
+
+def test_load_folder_is_the_analysts_data_validated() -> None:
+    data = cohort.load(str(BYOD))
+    raw = pd.read_csv(BYOD / "ADSL.csv", dtype=str, keep_default_na=False)
+    assert list(data["ADSL"]["USUBJID"]) == list(raw["USUBJID"])  # "0101" stays text
+    assert data["ADSL"]["USUBJID"].iloc[0] == "0101"
+    for name, df in data.items():
+        assert df.attrs["synthetic"] is False, name
+        assert "SYNTHETIC" not in df.columns
+    assert len(data["ADLB"]) == len(pd.read_csv(BYOD / "ADLB.csv"))
+    assert cohort.load(BYOD)["ADEX"].equals(data["ADEX"])  # a Path works too
+
+
+def test_load_refuses_broken_folders_and_bad_arguments(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(BYOD, tmp_path / "d")
+    (tmp_path / "d" / "ADEX.csv").unlink()
+    with pytest.raises(schema.DatasetError, match="ADEX.csv is missing"):
+        cohort.load(str(tmp_path / "d"))
+    with pytest.raises(ValueError, match="not a folder"):
+        cohort.load(str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="data_dir"):
+        cohort.load(3)  # type: ignore[arg-type]

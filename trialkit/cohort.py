@@ -21,6 +21,10 @@ Two ways, one generative model:
   them, to show what the published summary leaves open. ``compare_with_published(data)``
   checks any data set (synthetic or real, same columns) against the paper, row by row.
 
+Notebooks read patients through one entry point, ``load(data_dir)``: ``""`` gives the
+canonical reconstruction in ``data/synthetic``, a folder gives the analyst's own data,
+validated by ``trialkit.schema.read``.
+
 How ``reconstruct`` works (SPRITE-like: Heathers et al. 2018, PeerJ Preprints 6:e26968)
 ---------------------------------------------------------------------------------------
 1. Draw a trial from the generative model (``effect=1``); 2 placebo patients become the
@@ -98,6 +102,7 @@ __all__ = [
     "ensemble",
     "ensemble_member",
     "insulin_share_denominators",
+    "load",
     "main",
     "read_csvs",
     "reconstruct",
@@ -1848,8 +1853,8 @@ def ensemble(
     published summary leaves open (component counts, correlations, p-values ...).
 
     ``jobs``: worker processes (default: all cores; 1 runs in this process). ``progress``:
-    a tqdm progress bar. About 50 ms per member on one core (reconstruction about 15 ms,
-    the rest deriving and checking it); 1,000 members take about 25 s on 2 cores.
+    a tqdm progress bar. About 50 ms per member on one core (reconstruction about 15-35 ms,
+    the rest deriving and checking it), about 30 ms with two (``bench/bench_cohort.py``).
     """
     if not isinstance(k, int | np.integer) or isinstance(k, bool) or k < 1:
         raise ValueError(f"k must be a whole number >= 1, got {k!r}")
@@ -1859,7 +1864,10 @@ def ensemble(
     if jobs < 1:
         raise ValueError(f"jobs must be >= 1, got {jobs}")
     _settings(params)  # fail early, in this process
-    from tqdm.auto import tqdm
+    if progress:
+        from tqdm.auto import tqdm
+    else:  # tqdm.auto warns in a kernel without ipywidgets, even when disabled
+        from tqdm import tqdm
 
     size = max(1, min(50, k // (4 * jobs) or 1))
     chunks = [list(range(i, min(i + size, k))) for i in range(0, k, size)]
@@ -1920,6 +1928,28 @@ def read_csvs(folder: str | Path | None = None) -> dict[str, pd.DataFrame]:
         df.attrs["synthetic"] = bool("SYNTHETIC" in df and (df["SYNTHETIC"] == "Y").all())
         df.attrs["provenance"] = f"read from {folder / (name + '.csv')}"
     return out
+
+
+def load(data_dir: str = "") -> dict[str, pd.DataFrame]:
+    """The patient-level datasets a notebook analyses: the one entry point for notebooks.
+
+    ``data_dir = ""`` (the default of every notebook's ``data_dir`` parameter) gives the
+    canonical SYNTHETIC reconstruction read from ``data/synthetic`` (``SYNTHETIC_DIR``):
+    every table has the column ``SYNTHETIC = "Y"``, ``attrs["synthetic"] = True`` and a
+    provenance naming the file. A folder gives the analyst's own data, read and validated
+    by ``trialkit.schema.read(folder)`` (ADSL, ADLB, ADEX required; ADAE if present), with
+    ``attrs["synthetic"] = False`` unless a table carries ``SYNTHETIC = "Y"`` in every row.
+
+    Returns ``{"ADSL": ..., "ADLB": ..., "ADEX": ..., ["ADAE": ...]}``. Raises
+    ``trialkit.schema.DatasetError`` (a ValueError) listing every problem, naming the file,
+    column and rows, when the folder does not meet the dataset contracts; the files are only
+    read, never changed.
+    """
+    if not isinstance(data_dir, str | os.PathLike):
+        raise ValueError(f'data_dir must be a folder path or "", got {data_dir!r}')
+    if str(data_dir) == "":
+        return read_csvs(SYNTHETIC_DIR)
+    return read_csvs(Path(data_dir))
 
 
 def _md_table(df: pd.DataFrame) -> str:

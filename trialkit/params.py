@@ -137,8 +137,246 @@ DATA_DIR = Param(
 
 _ALPHA = Param(0.05, "two-sided significance level", low=0, high=0.5, open_low=True)
 
+
+def _feasible_reading(value: str) -> str | None:
+    """Only the mean-percent-reduction reading of '27.78% vs 15.62%' can be reconstructed."""
+    if value == "mean":
+        return None
+    from trialkit import cohort
+
+    try:
+        cohort.reconstruct(reading=value)
+    except ValueError as e:
+        return f"cannot be reconstructed: {e}"
+    return None  # pragma: no cover
+
+
+def _scheduler_address(value: str) -> str | None:
+    """A dask scheduler address: "", "local", or "[protocol://]host:port"."""
+    import re
+
+    if value in ("", "local") or re.fullmatch(r"([a-z]+://)?[\w.\-\[\]:]+:\d+", value):
+        return None
+    return 'is not a scheduler address: expected "", "local" or e.g. "tcp://10.0.0.5:8786"'
+
+
+def _even_sizes(value: str) -> str | None:
+    """Block sizes as text, e.g. "4,6": distinct even whole numbers from 2 to 20."""
+    try:
+        sizes = [int(v) for v in value.split(",")]
+    except ValueError:
+        return 'is not a comma-separated list of block sizes, e.g. "4,6"'
+    if any(b < 2 or b > 20 or b % 2 for b in sizes) or len(set(sizes)) != len(sizes):
+        return 'needs distinct even block sizes from 2 to 20 (1:1 allocation), e.g. "4,6"'
+    return None
+
+
 #: Parameters of each notebook, keyed by the notebook's file name without ``.ipynb``.
 SPECS: dict[str, dict[str, Param]] = {
+    "01_trial_design": {
+        "data_dir": DATA_DIR,
+        "n_patients": Param(
+            91, "patients randomized in the randomization examples", low=2, high=2000
+        ),
+        "block_size": Param(
+            4,
+            "size of fixed permuted blocks (even)",
+            low=2,
+            high=20,
+            check=lambda v: None if v % 2 == 0 else "must be even (1:1 allocation)",
+        ),
+        "random_block_sizes": Param(
+            "4,6", 'block sizes drawn at random, equally likely, e.g. "2,4,6"', check=_even_sizes
+        ),
+        "imbalance_at_least": Param(
+            3, "the arm-size difference asked about: P(|n1 - n2| >= this)", low=0, high=2000
+        ),
+        "n_sequences": Param(
+            20_000,
+            "simulated allocation sequences per scheme (checks the exact results)",
+            low=100,
+            high=2_000_000,
+        ),
+        "seed": Param(2022, "seed of the simulated allocation sequences", low=0),
+    },
+    "10_bayesian_reanalysis": {
+        "data_dir": DATA_DIR,
+        "clinically_relevant": Param(
+            0.10,
+            "smallest clinically relevant risk difference (fraction)",
+            low=0,
+            high=0.5,
+            open_low=True,
+            open_high=True,
+        ),
+        "prior_rate": Param(
+            0.10,
+            "response rate either arm would have without an effect, for the sceptical prior "
+            "(and the placebo arm of the enthusiastic prior): an assumption",
+            low=0.01,
+            high=0.5,
+        ),
+        "prior_tail": Param(
+            0.05,
+            "sceptic's prior P(RD > clinically_relevant) and enthusiast's prior P(RD < 0); "
+            "sets both priors' strengths",
+            low=0,
+            high=0.3,
+            open_low=True,
+        ),
+        "cgm_weight": Param(
+            0.5, "power-prior weight of the Zang 2023 CGM paper's patients (0 to 1)", low=0, high=1
+        ),
+        "hba1c_relevant": Param(
+            0.5,
+            "clinically relevant difference in HbA1c change at week 48, % (HbA1c)",
+            low=0,
+            high=2,
+            open_low=True,
+        ),
+        "ensemble_size": Param(
+            200,
+            "reconstructions analysed for the HbA1c posterior (about 30 ms each)",
+            low=10,
+            high=20_000,
+        ),
+        "mc_draws": Param(
+            400_000,
+            "Monte Carlo draws that check the exact posterior probabilities",
+            low=1000,
+            high=20_000_000,
+        ),
+        "seed": Param(2022, "seed of the ensemble and of the Monte Carlo check", low=0),
+    },
+    "05_primary_endpoint": {
+        "data_dir": DATA_DIR,
+        "alpha": _ALPHA,
+        "hba1c_cutoff": Param(
+            7.0, "HbA1c criterion at week 48: below this, % (NGSP)", low=5.0, high=12.0
+        ),
+        "insulin_reduction": Param(
+            50.0, "insulin criterion: daily dose reduced by at least this percent", low=0, high=100
+        ),
+        "power": Param(
+            0.8, "target power of the sample sizes that price dichotomizing", low=0.5, high=0.99
+        ),
+    },
+    "06_hba1c_and_insulin_over_time": {
+        "data_dir": DATA_DIR,
+        "alpha": _ALPHA,
+        "analysis_visit": Param(
+            48,
+            "week of the single-visit analyses (t-test, ANCOVA) and of the compared differences",
+            choices=(4, 8, 12, 24, 36, 48),
+        ),
+        "ttest_on": Param(
+            "CHG",
+            "what the t-test compares: the change from baseline ('CHG') or the value ('AVAL')",
+            choices=("CHG", "AVAL"),
+        ),
+        "gee_working": Param(
+            "unstructured",
+            "working correlation of the GEE",
+            choices=("unstructured", "exchangeable", "independence"),
+        ),
+        "population": Param(
+            "RANDFL",
+            "ADSL flag of the subjects analysed (RANDFL: everyone randomized)",
+            choices=("RANDFL", "FASFL", "PPSFL"),
+        ),
+    },
+    "07_missing_data_and_estimands": {
+        "data_dir": DATA_DIR,
+        "seed": Param(2022, "seed of the teaching trial, imputations and simulation", low=0),
+        "alpha": _ALPHA,
+        "n_imputations": Param(
+            100, "imputed data sets per multiple imputation (Rubin's rules)", low=2, high=10_000
+        ),
+        "responder_test": Param(
+            "fisher",
+            "test of the responder tables and tipping-point grids (barnard and boschloo are "
+            "slow on large grids)",
+            choices=("fisher", "chi2", "chi2_yates", "z", "barnard", "boschloo"),
+        ),
+        "dropout_mechanism": Param(
+            "MAR",
+            "how patients leave the SYNTHETIC teaching trial",
+            choices=("MCAR", "MAR", "MNAR"),
+        ),
+        "dropout_rate": Param(
+            0.3,
+            "expected share of patients leaving before week 48 in the teaching trial and the "
+            "simulation (a teaching setting, not the trial's)",
+            low=0.02,
+            high=0.6,
+        ),
+        "dropout_slope": Param(
+            1.5, "MAR/MNAR: log-odds of leaving per 1 % higher HbA1c", low=-5.0, high=5.0
+        ),
+        "delta_shift": Param(
+            "both",
+            "which arm's imputed week-48 HbA1c the delta adjustment moves against UC-MSC",
+            choices=("treatment", "control", "both"),
+        ),
+        "delta_max": Param(
+            2.0, "largest delta of the tipping-point grid (HbA1c, %)", low=0.1, high=20.0
+        ),
+        "delta_step": Param(0.1, "step of the delta grid (HbA1c, %)", low=0.01, high=5.0),
+        "sim_trials": Param(
+            300,
+            "simulated trials in the MCAR/MAR/MNAR study (about 35 ms each)",
+            low=10,
+            high=100_000,
+        ),
+        "sim_imputations": Param(10, "imputations per simulated trial", low=2, high=1000),
+        "sim_mmrm": Param(
+            False, "also fit the MMRM in every simulated trial (about 1.2 s per trial: slow)"
+        ),
+    },
+    "08_safety": {
+        "data_dir": DATA_DIR,
+        "alpha": Param(
+            0.05,
+            "1 - confidence level of the bounds (one-sided) and intervals (two-sided)",
+            low=0,
+            high=0.5,
+            open_low=True,
+        ),
+        "n_demo": Param(45, "patients in the rule-of-three demonstration", low=1, high=100_000),
+        "population": Param(
+            "RANDFL",
+            "ADSL flag of the patients at risk (the safety set)",
+            choices=("RANDFL", "FASFL", "PPSFL"),
+        ),
+        "rd_method": Param(
+            "newcombe",
+            "interval for risk differences of adverse-event incidence",
+            choices=("newcombe", "wald", "agresti-caffo", "miettinen-nurminen"),
+        ),
+        "infusion_window": Param(
+            28, "days after a patient's last infusion still attributed to it", low=1, high=365
+        ),
+    },
+    "09_power_and_sample_size": {
+        "alpha": _ALPHA,
+        "target_power": Param(0.8, "first target power for the sample sizes", low=0.5, high=0.99),
+        "target_power_high": Param(
+            0.9, "second target power for the sample sizes", low=0.5, high=0.99
+        ),
+        "n_sim": Param(
+            20_000,
+            "simulated trials per scenario (Monte Carlo SE of a power near 0.5: 0.5/sqrt(n_sim))",
+            low=200,
+            high=10_000_000,
+        ),
+        "seed": Param(2022, "seed of the simulation studies", low=0),
+        "scheduler": Param(
+            "",
+            'dask.distributed scheduler address for the simulations; "" = this machine '
+            "(or the TRIALKIT_DASK_SCHEDULER environment variable)",
+            check=_scheduler_address,
+        ),
+    },
     "02_what_the_paper_reports": {
         "alpha": _ALPHA,
         "fragility_test": Param(
@@ -153,6 +391,38 @@ SPECS: dict[str, dict[str, Param]] = {
         ),
         "max_n_per_arm": Param(
             46, "largest arm size searched for the HbA1c p = 0.0081 question", low=10, high=200
+        ),
+    },
+    "03_synthetic_patients": {
+        "seed": Param(0, "seed of the reconstruction and of the ensemble", low=0),
+        "ensemble_size": Param(
+            300, "reconstructions in the ensemble (about 50 ms each per core)", low=10, high=20_000
+        ),
+        "jobs": Param(0, "worker processes for the ensemble; 0: every core", low=0, high=256),
+        "reading": Param(
+            "mean",
+            "how '27.78% vs 15.62% insulin reduction' is read: mean percent reduction of the "
+            "daily dose ('mean'), or share of patients ('share', not feasible)",
+            choices=("mean", "share"),
+            check=_feasible_reading,
+        ),
+    },
+    "04_endpoint_derivation": {
+        "data_dir": DATA_DIR,
+        "hba1c_cutoff": Param(7.0, "HbA1c criterion at week 48, % (NGSP)", low=5.0, high=12.0),
+        "strict": Param(True, "True: HbA1c below the cut-off (the paper's '< 7.0%'); False: <="),
+        "insulin_reduction": Param(
+            50.0, "insulin criterion: daily dose reduced by at least this percent", low=0, high=100
+        ),
+        "missing": Param(
+            "non-responder",
+            "rule for a missing week-48 value (derive.MISSING_RULES; 'baseline' is BOCF)",
+            choices=("non-responder", "complete-case", "locf", "baseline"),
+        ),
+        "population": Param(
+            "FAS",
+            "analysis population (ADSL flag FASFL, RANDFL or PPSFL)",
+            choices=("FAS", "randomized", "PPS"),
         ),
     },
 }

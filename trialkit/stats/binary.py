@@ -9,7 +9,9 @@ risks and differences are fractions (0.2, not 20%); alpha=0.05 gives a 95% inter
   exact conditional interval), ``number_needed_to_treat`` (Altman 1998),
 - tests: ``fisher_test``, ``chi2_test`` (with or without Yates' correction), ``z_test``,
   ``barnard_test``, ``boschloo_test``, and ``binary_tests`` (all of them in one table),
-- ``fragility_index`` (Walsh et al. 2014; reverse and generalised variants).
+- ``fragility_index`` (Walsh et al. 2014; reverse and generalised variants),
+- ``analysis_set_scenarios``: every outcome the randomized-but-unanalysed patients could
+  have had, with every interval and test above (best case, worst case, in between).
 
 What scipy or statsmodels compute correctly is used; what is written by hand here
 (Miettinen-Nurminen, Barnard, Boschloo: the libraries' versions are wrong, see
@@ -49,6 +51,8 @@ __all__ = [
     "FragilityIndex",
     "HypothesisTest",
     "NumberNeededToTreat",
+    "SCENARIO_ANALYSES",
+    "analysis_set_scenarios",
     "barnard_test",
     "binary_tests",
     "boschloo_test",
@@ -1005,3 +1009,126 @@ def fragility_index(
                     best = (k, y[0], y[1], p)
                     break
     return result(best)
+
+
+# --------------------------------------------------------------------------- analysis sets
+#: The analyses :func:`analysis_set_scenarios` repeats per scenario: the interval
+#: methods of :func:`risk_difference`, then the tests of :func:`binary_tests`.
+SCENARIO_ANALYSES: tuple[str, ...] = (
+    *RD_METHODS,
+    "fisher",
+    "chi2",
+    "chi2_yates",
+    "z",
+    "barnard",
+    "barnard_unpooled",
+    "boschloo",
+)
+
+
+def _scenario_case(k1: int, u1: int, k2: int, u2: int) -> str:
+    cases = []
+    if k1 == u1 and k2 == 0:
+        cases.append("best case")
+    if k1 == 0 and k2 == u2:
+        cases.append("worst case")
+    if k1 == 0 and k2 == 0:
+        cases.append("all missing = no event")
+    return ", ".join(cases) or "in between"
+
+
+def analysis_set_scenarios(
+    x1: int,
+    n1: int,
+    x2: int,
+    n2: int,
+    unanalysed1: int = 0,
+    unanalysed2: int = 0,
+    alpha: float = 0.05,
+    n: int | None = None,
+) -> pd.DataFrame:
+    """Every way the outcomes of randomized but unanalysed patients could have turned out.
+
+    ``x1/n1`` vs ``x2/n2`` is the analysed table (group 1 the treatment; an event is a
+    good outcome, e.g. a responder); ``unanalysed1`` and ``unanalysed2`` are the
+    randomized patients of each group left out of the denominators. Scenario ``(k1,
+    k2)``: all of them are analysed, and ``k1`` of group 1's and ``k2`` of group 2's have
+    the event, giving ``(x1 + k1)/(n1 + unanalysed1)`` vs ``(x2 + k2)/(n2 +
+    unanalysed2)``; every ``k1`` in ``0..unanalysed1`` and ``k2`` in ``0..unanalysed2``
+    (a tipping-point grid for a binary endpoint). The as-analysed table comes first
+    (``k1``, ``k2`` missing) unless nobody was left out.
+
+    ``case`` names the scenario: "as analysed"; "best case" for group 1 (``k1 =
+    unanalysed1``, ``k2 = 0``); "worst case" (``k1 = 0``, ``k2 = unanalysed2``); "all
+    missing = no event" (``k1 = k2 = 0``, non-responder imputation over the randomized);
+    "in between" otherwise (labels are joined when they coincide).
+
+    Every scenario is analysed by every entry of :data:`SCENARIO_ANALYSES`: the four
+    interval methods of :func:`risk_difference` at ``1 - alpha`` and the seven tests of
+    :func:`binary_tests` (``n``: grid points of the exact unconditional tests).
+
+    Returns a long table, one row per scenario x analysis: scenario (0, 1, ... in the
+    order above), case, k1, k2 (Int64), x1, n1, x2, n2, analysis, kind ("interval" or
+    "test"), estimate (the risk difference for intervals, the test statistic for
+    tests), low, high (intervals; NaN for tests), p (tests; NaN for intervals), and
+    ``significant``: the interval excludes 0, or p < ``alpha``. ``attrs``: alpha,
+    unanalysed (the two counts).
+    """
+    import pandas as pd
+
+    x1, n1, x2, n2 = _check_counts(x1, n1, x2, n2)
+    u1, u2 = _check_int("unanalysed1", unanalysed1), _check_int("unanalysed2", unanalysed2)
+    if u1 < 0 or u2 < 0:
+        raise ValueError(
+            f"unanalysed1 and unanalysed2 must be >= 0, got {unanalysed1!r}, {unanalysed2!r}"
+        )
+    alpha = _check_alpha(alpha)
+    if n is not None:
+        n = _check_grid(n)
+
+    tables: list[tuple[str, int | None, int | None, int, int, int, int]] = []
+    if u1 or u2:
+        tables.append(("as analysed", None, None, x1, n1, x2, n2))
+        for k1 in range(u1 + 1):
+            for k2 in range(u2 + 1):
+                case = _scenario_case(k1, u1, k2, u2)
+                tables.append((case, k1, k2, x1 + k1, n1 + u1, x2 + k2, n2 + u2))
+    else:
+        tables.append(("as analysed", None, None, x1, n1, x2, n2))
+
+    rows = []
+    for i, (case, k1, k2, a, m1, b, m2) in enumerate(tables):
+        head = {"scenario": i, "case": case, "k1": k1, "k2": k2}
+        head.update(x1=a, n1=m1, x2=b, n2=m2)
+        for method in RD_METHODS:
+            r = risk_difference(a, m1, b, m2, method=method, alpha=alpha)
+            rows.append(
+                {
+                    **head,
+                    "analysis": method,
+                    "kind": "interval",
+                    "estimate": r.estimate,
+                    "low": r.low,
+                    "high": r.high,
+                    "p": math.nan,
+                    "significant": bool(r.low > 0 or r.high < 0),
+                }
+            )
+        for t in binary_tests(a, m1, b, m2, n=n).itertuples(index=False):
+            rows.append(
+                {
+                    **head,
+                    "analysis": t.test,
+                    "kind": "test",
+                    "estimate": float(t.statistic),
+                    "low": math.nan,
+                    "high": math.nan,
+                    "p": float(t.p),
+                    "significant": bool(t.p < alpha),
+                }
+            )
+    out = pd.DataFrame(rows)
+    for col in ("k1", "k2"):
+        out[col] = out[col].astype("Int64")
+    out.attrs.update(alpha=alpha, unanalysed=[u1, u2])
+    return out

@@ -1,0 +1,128 @@
+"""Benchmark: simulation studies of power, and exact power by enumeration.
+
+- Simulated trials per second: ``trialkit.simulate`` (vectorized draws, p-values looked
+  up in precomputed tables) vs the obvious loop (the same vectorized draws, then
+  ``scipy.stats.fisher_exact`` called for each trial), for the SYNTHETIC cohort model
+  and for two binomials; and all local cores vs one process.
+- Exact power: ``stats.exact_power`` (one p-value table, one matrix product) vs the same
+  enumeration calling ``scipy.stats.fisher_exact`` for each of the 2,070 tables.
+- Agreement: exact vs simulated power, with the z-score (difference / Monte Carlo SE).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+from scipy import stats as sps
+
+N_VECTOR = 100_000  # trials for the vectorized engine
+N_LOOP = 4_000  # trials for the loop (about 1 ms each)
+N_AGREE = 400_000  # trials for the agreement check
+
+
+def _loop_fisher(x: np.ndarray, a: np.ndarray) -> int:
+    rejections = 0
+    for (x1, x2), (n1, n2) in zip(x, a, strict=True):
+        if n1 and n2:
+            p = sps.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]]).pvalue
+            rejections += p < 0.05
+    return rejections
+
+
+def run() -> dict:
+    from trialkit import cohort, simulate, stats
+    from trialkit.stats import power as pw
+
+    out: dict[str, float] = {}
+    cores = os.cpu_count() or 1
+    print(f"simulation: {cores} cores; cohort model n = 45 + 46, Fisher's test, alpha 0.05")
+
+    # ---- cohort model: engine (in this process, cold tables) vs draws + fisher_exact loop
+    pw._clear_cache()
+    t0 = time.perf_counter()
+    simulate.power_grid([(45, 46)], [1.0], n_sim=N_VECTOR, seed=1, workers=1, progress=False)
+    engine = N_VECTOR / (time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    df = cohort.simulate_endpoints(N_LOOP, (45, 46), seed=1)
+    x = df["responders"].to_numpy().reshape(-1, 2)
+    a = df["analysed"].to_numpy().reshape(-1, 2)
+    _loop_fisher(x, a)
+    loop = N_LOOP / (time.perf_counter() - t0)
+    print(f"  cohort model, vectorized engine (1 process)   {engine:12,.0f} trials/s")
+    print(f"  cohort model, draws + fisher_exact per trial  {loop:12,.0f} trials/s")
+    print(f"  speed-up                                      {engine / loop:12.1f} x")
+    out |= {"cohort_trials_per_s": engine, "cohort_loop_trials_per_s": loop}
+
+    # ---- two binomials: the test alone dominates the loop
+    t0 = time.perf_counter()
+    simulate.power_grid(
+        [(45, 44)], rates=[(0.2, 2 / 44)], n_sim=N_VECTOR, seed=1, workers=1, progress=False
+    )
+    engine_b = N_VECTOR / (time.perf_counter() - t0)
+    rng = np.random.default_rng(1)
+    t0 = time.perf_counter()
+    xb = np.column_stack([rng.binomial(45, 0.2, N_LOOP), rng.binomial(44, 2 / 44, N_LOOP)])
+    _loop_fisher(xb, np.broadcast_to([45, 44], xb.shape))
+    loop_b = N_LOOP / (time.perf_counter() - t0)
+    print(f"  two binomials, vectorized engine              {engine_b:12,.0f} trials/s")
+    print(f"  two binomials, fisher_exact per trial         {loop_b:12,.0f} trials/s")
+    print(f"  speed-up                                      {engine_b / loop_b:12.1f} x")
+    out |= {"binomial_trials_per_s": engine_b, "binomial_loop_trials_per_s": loop_b}
+
+    # ---- all local cores vs one process (cohort model, 4 x N_VECTOR trials)
+    n_big = 4 * N_VECTOR
+    t0 = time.perf_counter()
+    simulate.power_grid([(45, 46)], [1.0], n_sim=n_big, seed=2, workers=1, progress=False)
+    one = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    simulate.power_grid([(45, 46)], [1.0], n_sim=n_big, seed=2, workers=cores, progress=False)
+    many = time.perf_counter() - t0
+    print(f"  {n_big:,} trials: 1 process {one:.2f} s, {cores} processes {many:.2f} s "
+          f"(speed-up {one / many:.2f} x)")  # fmt: skip
+    out |= {"one_process_s": one, "all_cores_s": many}
+
+    # ---- exact power: table + matrix product vs fisher_exact for every table
+    pw._clear_cache()
+    t0 = time.perf_counter()
+    exact = stats.exact_power(0.2, 45, 2 / 44, 44).power
+    fast = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    b1, b2 = sps.binom.pmf(np.arange(46), 45, 0.2), sps.binom.pmf(np.arange(45), 44, 2 / 44)
+    slow_power = sum(
+        b1[i] * b2[j]
+        for i in range(46)
+        for j in range(45)
+        if sps.fisher_exact([[i, 45 - i], [j, 44 - j]]).pvalue < 0.05
+    )
+    slow = time.perf_counter() - t0
+    assert abs(slow_power - exact) < 1e-12
+    print(f"  exact power 9/45 vs 2/44 (Fisher): table {1e3 * fast:.1f} ms (cold), loop over "
+          f"2,070 fisher_exact calls {1e3 * slow:.0f} ms: {slow / fast:.0f} x")  # fmt: skip
+    out |= {"exact_power_ms": 1e3 * fast, "exact_power_loop_ms": 1e3 * slow}
+
+    # ---- agreement: exact vs simulated
+    sim = simulate.simulate_power(
+        (45, 44), rates=(0.2, 2 / 44), n_sim=N_AGREE, seed=3, progress=False
+    )
+    se = math.sqrt(exact * (1 - exact) / N_AGREE)
+    z = (sim.power - exact) / se
+    print(f"  two binomials: exact {exact:.5f}, simulated {sim.power:.5f} "
+          f"({N_AGREE:,} trials, SE {se:.5f}), z = {z:+.2f}")  # fmt: skip
+    model = simulate.simulate_power((45, 46), 1.0, n_sim=N_AGREE, seed=4, progress=False)
+    equiv = stats.exact_power(model.rate1, 45, model.rate2, 46, dropout=model.dropout).power
+    z_model = (model.power - equiv) / model.mc_se
+    print(f"  cohort model: simulated {model.power:.5f} (SE {model.mc_se:.5f}); exact two "
+          f"binomials at its rates {model.rate1:.4f}/{model.rate2:.4f} with dropout "
+          f"{equiv:.5f}, z = {z_model:+.2f}")  # fmt: skip
+    out |= {
+        "exact_power": exact,
+        "simulated_power": sim.power,
+        "z_binomial": z,
+        "cohort_simulated": model.power,
+        "cohort_exact_equivalent": equiv,
+        "z_cohort": z_model,
+    }
+    return out

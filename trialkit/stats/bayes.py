@@ -1,0 +1,542 @@
+"""Conjugate Bayesian analysis: beta-binomial per arm and the posterior risk difference;
+a normal model for a difference in means.
+
+Binary endpoint, two arms (arm 1 = UC-MSC, arm 2 = placebo). Each arm's response rate
+``p`` gets a beta prior ``Beta(a, b)``; after ``x`` responders out of ``n`` its posterior
+is ``Beta(a + x, b + n - x)`` (conjugacy). ``a + b`` is the prior's *strength*: the prior
+weighs as much as ``a + b`` patients, ``a`` of them responders.
+
+The risk difference ``RD = p1 - p2`` of two independent beta variables has no closed-form
+distribution in general. Here it is computed by one-dimensional numerical integration
+(scipy.integrate.quad, absolute error below 1e-10)::
+
+    P(RD > d) = integral of f2(q) * P(p1 > q + d) dq,    f_RD(d) = integral f1(q + d) f2(q) dq
+
+with ``f`` the beta densities; credible limits solve ``P(RD <= d) = alpha / 2`` and
+``1 - alpha / 2`` (brentq). For integer parameters P(p1 > p2) also has a closed form
+(Cook 2005; Evan Miller 2015), used in the tests together with R's ``integrate`` and
+Monte Carlo; ``prob_greater_mc`` gives the Monte Carlo estimate with its standard error.
+
+Priors (Spiegelhalter, Freedman & Parmar 1994, with per-arm beta priors):
+
+- ``beta_prior(mean, strength)``: ``Beta(mean * strength, (1 - mean) * strength)``;
+- ``sceptical_prior(rate, relevant, tail)``: the same prior for both arms, centred on
+  ``rate``, so the prior RD is centred on no difference; its strength is chosen so that
+  a benefit of at least ``relevant`` has prior probability ``tail``;
+- ``enthusiastic_prior(rate, relevant, tail)``: placebo centred on ``rate``, UC-MSC on
+  ``rate + relevant``, same strength, chosen so that harm (RD < 0) has prior probability
+  ``tail``;
+- ``power_prior(x0, n0, weight)``: outside data ``x0/n0`` counted as ``weight * n0``
+  patients (Ibrahim & Chen 2000), on top of a ``Beta(1, 1)`` starting prior.
+
+Continuous endpoint: ``mean_difference_posterior`` gives the normal posterior of a
+difference in means (arm 1 minus arm 2) from summary statistics, with the SDs treated as
+known (plugged in) and a normal prior (flat by default: then the posterior is centred on
+the observed difference with the standard error as its SD).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import integrate, optimize, special, stats
+
+from trialkit.stats.results import _check_alpha, _check_int, _fmt, _level
+
+__all__ = [
+    "Beta",
+    "NormalPosterior",
+    "RiskDifferencePosterior",
+    "beta_prior",
+    "difference_cdf",
+    "difference_pdf",
+    "difference_quantile",
+    "enthusiastic_prior",
+    "mean_difference_posterior",
+    "normal_posterior",
+    "power_prior",
+    "prob_greater",
+    "prob_greater_mc",
+    "risk_difference_posterior",
+    "sceptical_prior",
+]
+
+_EPSABS = 1e-12
+_EPSREL = 1e-10
+
+
+def _number(name: str, value: Any, low: float | None = None, high: float | None = None,
+            open_low: bool = True, open_high: bool = True) -> float:  # fmt: skip
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.number):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    v = float(value)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if low is not None and (v < low or (open_low and v == low)):
+        raise ValueError(f"{name} must be {'>' if open_low else '>='} {low:g}, got {value!r}")
+    if high is not None and (v > high or (open_high and v == high)):
+        raise ValueError(f"{name} must be {'<' if open_high else '<='} {high:g}, got {value!r}")
+    return v
+
+
+# =========================================================================== beta
+@dataclass(frozen=True)
+class Beta:
+    """A beta distribution ``Beta(a, b)`` for a response rate (a fraction in [0, 1]).
+
+    ``strength`` = a + b (its weight in patients), ``mean`` = a / (a + b). ``updated(x,
+    n)`` is the posterior after ``x`` responders among ``n`` patients.
+    """
+
+    a: float
+    b: float
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        _number("a", self.a, low=0)
+        _number("b", self.b, low=0)
+
+    @property
+    def strength(self) -> float:
+        return float(self.a + self.b)
+
+    @property
+    def mean(self) -> float:
+        return float(self.a / (self.a + self.b))
+
+    @property
+    def sd(self) -> float:
+        s = self.a + self.b
+        return float(math.sqrt(self.a * self.b / (s * s * (s + 1))))
+
+    @property
+    def dist(self) -> Any:
+        """The frozen ``scipy.stats.beta`` distribution."""
+        return stats.beta(self.a, self.b)
+
+    def interval(self, alpha: float = 0.05) -> tuple[float, float]:
+        """Equal-tailed ``1 - alpha`` interval."""
+        alpha = _check_alpha(alpha)
+        lo, hi = self.dist.ppf([alpha / 2, 1 - alpha / 2])
+        return float(lo), float(hi)
+
+    def updated(self, x: int, n: int) -> Beta:
+        """The posterior after ``x`` responders among ``n`` patients."""
+        x, n = _check_int("x", x), _check_int("n", n)
+        if not 0 <= x <= n:
+            raise ValueError(f"need 0 <= x <= n, got x={x}, n={n}")
+        return Beta(self.a + x, self.b + n - x, self.label)
+
+    def __str__(self) -> str:
+        lo, hi = self.interval()
+        name = f"{self.label}: " if self.label else ""
+        return (
+            f"{name}Beta({self.a:.4g}, {self.b:.4g}): mean {self.mean:.4f}, "
+            f"95% interval {lo:.4f} to {hi:.4f}, strength {self.strength:.4g} patients"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain Python: a, b, label, mean, sd, strength, interval (95%)."""
+        return {
+            "a": float(self.a),
+            "b": float(self.b),
+            "label": self.label,
+            "mean": self.mean,
+            "sd": self.sd,
+            "strength": self.strength,
+            "interval": list(self.interval()),
+        }
+
+
+UNIFORM = Beta(1.0, 1.0, "uniform")
+
+
+def beta_prior(mean: float, strength: float, label: str = "") -> Beta:
+    """``Beta(mean * strength, (1 - mean) * strength)``: a prior centred on ``mean`` (a
+    response rate, 0 < mean < 1) weighing as much as ``strength`` patients."""
+    mean = _number("mean", mean, 0, 1)
+    strength = _number("strength", strength, 0)
+    return Beta(mean * strength, (1 - mean) * strength, label)
+
+
+def power_prior(x0: int, n0: int, weight: float, base: Beta = UNIFORM, label: str = "") -> Beta:
+    """A power prior from outside data: ``Beta(base.a + weight * x0, base.b + weight * (n0
+    - x0))``, i.e. ``x0`` responders of ``n0`` counted as ``weight * n0`` patients
+    (0 <= weight <= 1; 0 ignores them, 1 counts them in full; Ibrahim & Chen 2000)."""
+    x0, n0 = _check_int("x0", x0), _check_int("n0", n0)
+    if not 0 <= x0 <= n0:
+        raise ValueError(f"need 0 <= x0 <= n0, got x0={x0}, n0={n0}")
+    weight = _number("weight", weight, 0, 1, open_low=False, open_high=False)
+    return Beta(base.a + weight * x0, base.b + weight * (n0 - x0), label)
+
+
+# =========================================================================== RD = p1 - p2
+def _check_betas(first: Any, second: Any) -> None:
+    for name, v in (("first", first), ("second", second)):
+        if not isinstance(v, Beta):
+            raise ValueError(f"{name} must be a trialkit.stats.Beta, got {type(v).__name__}")
+
+
+def _pdf(dist: Beta) -> Any:
+    """The density of ``dist`` as a fast scalar function (0 outside (0, 1))."""
+    a, b = float(dist.a), float(dist.b)
+    log_c = float(special.betaln(a, b))
+
+    def f(x: float) -> float:
+        if not 0.0 < x < 1.0:
+            return 0.0
+        return math.exp((a - 1) * math.log(x) + (b - 1) * math.log1p(-x) - log_c)
+
+    return f
+
+
+def _sf(dist: Beta) -> Any:
+    """P(p > x) as a fast scalar function (1 below 0, 0 above 1)."""
+    a, b = float(dist.a), float(dist.b)
+
+    def sf(x: float) -> float:
+        return float(special.betaincc(a, b, min(1.0, max(0.0, x))))
+
+    return sf
+
+
+def _quad(f: Any, lo: float, hi: float, points: list[float], eps: float = _EPSABS) -> float:
+    pts = sorted({p for p in points if lo < p < hi})
+    val, _ = integrate.quad(f, lo, hi, points=pts or None, epsabs=eps, epsrel=_EPSREL, limit=400)
+    return float(val)
+
+
+def _landmarks(dist: Beta) -> list[float]:
+    m, s = dist.mean, dist.sd
+    return [m + k * s for k in (-6, -3, 0, 3, 6)]
+
+
+def prob_greater(first: Beta, second: Beta, delta: float = 0.0) -> float:
+    """P(p1 - p2 > delta) for independent ``p1 ~ first`` and ``p2 ~ second``, by
+    numerical integration (absolute error below about 1e-10). ``delta`` in [-1, 1]."""
+    _check_betas(first, second)
+    d = _number("delta", delta, -1, 1, open_low=False, open_high=False)
+    if d >= 1:
+        return 0.0
+    f2, s1 = _pdf(second), _sf(first)
+    marks = _landmarks(second) + [m - d for m in _landmarks(first)]
+    lo, hi = max(0.0, -d), min(1.0, 1.0 - d)
+    below = float(special.betainc(second.a, second.b, -d)) if d < 0 else 0.0  # p2 < -d
+    p = below + _quad(lambda q: f2(q) * s1(q + d), lo, hi, marks)
+    return float(min(1.0, max(0.0, p)))
+
+
+def difference_cdf(first: Beta, second: Beta, d: float) -> float:
+    """P(p1 - p2 <= d) (see ``prob_greater``)."""
+    return 1.0 - prob_greater(first, second, d)
+
+
+def difference_pdf(first: Beta, second: Beta, d: Any) -> np.ndarray:
+    """The density of p1 - p2 at ``d`` (a number or an array in [-1, 1]), by numerical
+    integration (absolute error below about 1e-8; for figures)."""
+    _check_betas(first, second)
+    grid = np.atleast_1d(np.asarray(d, dtype=float))
+    f1, f2 = _pdf(first), _pdf(second)
+    marks2 = _landmarks(second)
+    out = np.zeros(grid.shape)
+    with warnings.catch_warnings():  # far tails: the integrand underflows to 0
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        for i, x in enumerate(grid.flat):
+            lo, hi = max(0.0, -x), min(1.0, 1.0 - x)
+            if -1 < x < 1 and hi > lo:
+                marks = marks2 + [m - x for m in _landmarks(first)]
+                out.flat[i] = _quad(lambda q, x=x: f1(q + x) * f2(q), lo, hi, marks, eps=1e-10)
+    return out
+
+
+def difference_quantile(first: Beta, second: Beta, q: float) -> float:
+    """The ``q``-quantile of p1 - p2 (0 < q < 1), solving ``difference_cdf = q``."""
+    q = _number("q", q, 0, 1)
+    return float(
+        optimize.brentq(
+            lambda d: difference_cdf(first, second, d) - q, -1.0, 1.0, xtol=1e-10, rtol=1e-12
+        )
+    )
+
+
+def prob_greater_mc(
+    first: Beta, second: Beta, delta: float = 0.0, size: int = 1_000_000, seed: int = 0
+) -> tuple[float, float]:
+    """Monte Carlo estimate of P(p1 - p2 > delta) and its standard error, from ``size``
+    independent draws of each beta (``numpy.random.default_rng(seed)``)."""
+    _check_betas(first, second)
+    size = _check_int("size", size)
+    if size < 2:
+        raise ValueError(f"size must be >= 2 draws, got {size}")
+    rng = np.random.default_rng(seed)
+    diff = rng.beta(first.a, first.b, size) - rng.beta(second.a, second.b, size)
+    p = float(np.mean(diff > delta))
+    return p, math.sqrt(p * (1 - p) / size)
+
+
+# =========================================================================== priors
+def _solve_strength(prob: Any, target: float, low: float, what: str) -> float:
+    """The strength s >= low with prob(s) = target, prob decreasing in s."""
+    if prob(low) < target:
+        raise ValueError(
+            f"{what}: even the weakest unimodal prior (strength {low:.3g}) gives "
+            f"{prob(low):.4g} < tail; choose a larger tail or another rate"
+        )
+    high = 2 * low
+    while prob(high) > target:
+        high *= 2
+        if high > 1e7:
+            raise ValueError(f"{what}: no prior strength up to 1e7 reaches the tail")
+    return float(optimize.brentq(lambda s: prob(s) - target, low, high, xtol=1e-9, rtol=1e-12))
+
+
+def sceptical_prior(rate: float, relevant: float, tail: float = 0.05) -> Beta:
+    """The sceptic's prior for each arm: ``Beta(rate * s, (1 - rate) * s)`` for both arms,
+    with the strength ``s`` such that P(p1 - p2 > relevant) = ``tail`` a priori.
+
+    ``rate``: the response rate the sceptic expects in either arm (no difference);
+    ``relevant``: the smallest clinically relevant risk difference (> 0). Only unimodal
+    priors (both parameters >= 1) are searched. Spiegelhalter, Freedman & Parmar (1994).
+    """
+    rate = _number("rate", rate, 0, 1)
+    relevant = _number("relevant", relevant, 0, 1)
+    tail = _number("tail", tail, 0, 0.5)
+    low = max(1 / rate, 1 / (1 - rate))
+    s = _solve_strength(
+        lambda s: prob_greater(beta_prior(rate, s), beta_prior(rate, s), relevant),
+        tail, low, "sceptical_prior",
+    )  # fmt: skip
+    return beta_prior(rate, s, "sceptical")
+
+
+def enthusiastic_prior(rate: float, relevant: float, tail: float = 0.05) -> tuple[Beta, Beta]:
+    """The enthusiast's priors (UC-MSC, placebo): ``Beta`` centred on ``rate + relevant``
+    and on ``rate``, of the same strength ``s``, such that P(p1 - p2 < 0) = ``tail``
+    a priori (harm is unlikely, a benefit of ``relevant`` expected)."""
+    rate = _number("rate", rate, 0, 1)
+    relevant = _number("relevant", relevant, 0, 1 - rate)
+    tail = _number("tail", tail, 0, 0.5)
+    hi = rate + relevant
+    low = max(1 / rate, 1 / (1 - rate), 1 / hi, 1 / (1 - hi))
+    s = _solve_strength(
+        lambda s: 1 - prob_greater(beta_prior(hi, s), beta_prior(rate, s), 0.0),
+        tail, low, "enthusiastic_prior",
+    )  # fmt: skip
+    return beta_prior(hi, s, "enthusiastic"), beta_prior(rate, s, "enthusiastic")
+
+
+# =========================================================================== result
+@dataclass(frozen=True)
+class RiskDifferencePosterior:
+    """The posterior of RD = p1 - p2 (UC-MSC minus placebo) for ``x1/n1`` vs ``x2/n2``.
+
+    ``prior1/prior2`` and ``posterior1/posterior2`` per arm; ``mean``, ``median`` and the
+    equal-tailed ``1 - alpha`` credible interval ``low``-``high`` of RD; ``p_benefit`` =
+    P(RD > 0 | data), ``p_relevant`` = P(RD > relevant | data). All fractions.
+    """
+
+    label: str
+    x1: int
+    n1: int
+    x2: int
+    n2: int
+    prior1: Beta
+    prior2: Beta
+    posterior1: Beta
+    posterior2: Beta
+    mean: float
+    median: float
+    low: float
+    high: float
+    alpha: float
+    p_benefit: float
+    relevant: float
+    p_relevant: float
+    method: str = "exact (numerical integration)"
+
+    def __str__(self) -> str:
+        name = f"{self.label} prior, " if self.label else ""
+        return (
+            f"{name}{self.x1}/{self.n1} vs {self.x2}/{self.n2}: posterior RD mean "
+            f"{_fmt(self.mean)} ({_level(self.alpha)} credible interval {_fmt(self.low)} to "
+            f"{_fmt(self.high)}); P(RD > 0) = {self.p_benefit:.4f}, "
+            f"P(RD > {self.relevant:g}) = {self.p_relevant:.4f} ({self.method})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain Python: counts, priors and posteriors as [a, b], summaries, probabilities."""
+        return {
+            "label": self.label,
+            "counts": [self.x1, self.n1, self.x2, self.n2],
+            "prior1": [float(self.prior1.a), float(self.prior1.b)],
+            "prior2": [float(self.prior2.a), float(self.prior2.b)],
+            "posterior1": [float(self.posterior1.a), float(self.posterior1.b)],
+            "posterior2": [float(self.posterior2.a), float(self.posterior2.b)],
+            "mean": float(self.mean),
+            "median": float(self.median),
+            "low": float(self.low),
+            "high": float(self.high),
+            "alpha": float(self.alpha),
+            "p_benefit": float(self.p_benefit),
+            "relevant": float(self.relevant),
+            "p_relevant": float(self.p_relevant),
+            "method": self.method,
+        }
+
+
+def risk_difference_posterior(
+    x1: int,
+    n1: int,
+    x2: int,
+    n2: int,
+    prior1: Beta = UNIFORM,
+    prior2: Beta | None = None,
+    relevant: float = 0.1,
+    alpha: float = 0.05,
+    label: str = "",
+) -> RiskDifferencePosterior:
+    """The posterior of the risk difference after ``x1/n1`` vs ``x2/n2`` responders, with
+    beta priors per arm (``prior2`` defaults to ``prior1``; both default to Beta(1, 1)).
+
+    Returns the posterior mean, median and equal-tailed ``1 - alpha`` credible interval
+    of RD = p1 - p2, P(RD > 0) and P(RD > ``relevant``), computed by numerical
+    integration (see the module docstring).
+    """
+    for name, x, n in (("1", x1, n1), ("2", x2, n2)):
+        _check_int(f"x{name}", x)
+        _check_int(f"n{name}", n)
+        if not 0 <= x <= n:
+            raise ValueError(f"need 0 <= x{name} <= n{name}, got {x}/{n}")
+    prior2 = prior1 if prior2 is None else prior2
+    _check_betas(prior1, prior2)
+    alpha = _check_alpha(alpha)
+    relevant = _number("relevant", relevant, -1, 1)
+    post1, post2 = prior1.updated(x1, n1), prior2.updated(x2, n2)
+    return RiskDifferencePosterior(
+        label=label,
+        x1=int(x1), n1=int(n1), x2=int(x2), n2=int(n2),
+        prior1=prior1, prior2=prior2, posterior1=post1, posterior2=post2,
+        mean=post1.mean - post2.mean,
+        median=difference_quantile(post1, post2, 0.5),
+        low=difference_quantile(post1, post2, alpha / 2),
+        high=difference_quantile(post1, post2, 1 - alpha / 2),
+        alpha=alpha,
+        p_benefit=prob_greater(post1, post2, 0.0),
+        relevant=relevant,
+        p_relevant=prob_greater(post1, post2, relevant),
+    )  # fmt: skip
+
+
+# =========================================================================== normal
+@dataclass(frozen=True)
+class NormalPosterior:
+    """A normal posterior ``N(mean, sd)`` of a difference (arm 1 minus arm 2), with the
+    prior and the data summary (``estimate``, ``se``) it came from."""
+
+    mean: float
+    sd: float
+    estimate: float
+    se: float
+    prior_mean: float
+    prior_sd: float
+    label: str = ""
+
+    def prob_below(self, threshold: float) -> float:
+        """P(difference < threshold)."""
+        return float(stats.norm.cdf(threshold, self.mean, self.sd))
+
+    def prob_above(self, threshold: float) -> float:
+        """P(difference > threshold)."""
+        return float(stats.norm.sf(threshold, self.mean, self.sd))
+
+    def interval(self, alpha: float = 0.05) -> tuple[float, float]:
+        """Equal-tailed ``1 - alpha`` credible interval."""
+        alpha = _check_alpha(alpha)
+        z = stats.norm.isf(alpha / 2)
+        return self.mean - z * self.sd, self.mean + z * self.sd
+
+    def __str__(self) -> str:
+        lo, hi = self.interval()
+        prior = "flat prior" if math.isinf(self.prior_sd) else (
+            f"prior N({self.prior_mean:.4g}, {self.prior_sd:.4g})"
+        )  # fmt: skip
+        name = f"{self.label}: " if self.label else ""
+        return (
+            f"{name}posterior N({self.mean:.4f}, {self.sd:.4f}) ({prior}; data "
+            f"{self.estimate:.4f} +- {self.se:.4f}); 95% credible interval {lo:.4f} to {hi:.4f}"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain Python: mean, sd, estimate, se, prior_mean, prior_sd (inf if flat), label."""
+        return {
+            "mean": float(self.mean),
+            "sd": float(self.sd),
+            "estimate": float(self.estimate),
+            "se": float(self.se),
+            "prior_mean": float(self.prior_mean),
+            "prior_sd": float(self.prior_sd),
+            "label": self.label,
+        }
+
+
+def normal_posterior(
+    estimate: float,
+    se: float,
+    prior_mean: float = 0.0,
+    prior_sd: float = math.inf,
+    label: str = "",
+) -> NormalPosterior:
+    """The normal-normal conjugate posterior of a parameter estimated by ``estimate`` with
+    standard error ``se`` (treated as known), under the prior ``N(prior_mean, prior_sd)``
+    (``prior_sd = inf``, the default, is a flat prior: the posterior is N(estimate, se)).
+    Precisions add: ``1/sd^2 = 1/se^2 + 1/prior_sd^2``."""
+    estimate = _number("estimate", estimate)
+    se = _number("se", se, low=0)
+    prior_mean = _number("prior_mean", prior_mean)
+    if isinstance(prior_sd, bool) or not isinstance(prior_sd, int | float | np.number):
+        raise ValueError(f"prior_sd must be a positive number or inf, got {prior_sd!r}")
+    prior_sd = float(prior_sd)
+    if not prior_sd > 0:
+        raise ValueError(f"prior_sd must be > 0 (inf for a flat prior), got {prior_sd!r}")
+    w_data = 1 / se**2
+    w_prior = 0.0 if math.isinf(prior_sd) else 1 / prior_sd**2
+    mean = (w_data * estimate + w_prior * prior_mean) / (w_data + w_prior)
+    return NormalPosterior(
+        mean=float(mean),
+        sd=float(1 / math.sqrt(w_data + w_prior)),
+        estimate=estimate,
+        se=se,
+        prior_mean=prior_mean,
+        prior_sd=prior_sd,
+        label=label,
+    )
+
+
+def mean_difference_posterior(
+    mean1: float,
+    sd1: float,
+    n1: int,
+    mean2: float,
+    sd2: float,
+    n2: int,
+    prior_mean: float = 0.0,
+    prior_sd: float = math.inf,
+    label: str = "",
+) -> NormalPosterior:
+    """The posterior of ``mu1 - mu2`` from each arm's mean, SD and size: the estimate
+    ``mean1 - mean2`` with standard error ``sqrt(sd1^2/n1 + sd2^2/n2)`` (SDs plugged in as
+    known; a large-sample approximation), combined with a normal prior (flat by
+    default) by ``normal_posterior``."""
+    for name, v in (("n1", n1), ("n2", n2)):
+        if _check_int(name, v) < 2:
+            raise ValueError(f"{name} must be >= 2 patients, got {v}")
+    sd1 = _number("sd1", sd1, low=0)
+    sd2 = _number("sd2", sd2, low=0)
+    se = math.sqrt(sd1**2 / n1 + sd2**2 / n2)
+    return normal_posterior(
+        _number("mean1", mean1) - _number("mean2", mean2), se, prior_mean, prior_sd, label
+    )

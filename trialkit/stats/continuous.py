@@ -1,0 +1,1159 @@
+"""A continuous endpoint over time (HbA1c, daily insulin dose): arm differences by visit.
+
+Five analyses of the same question, "how much lower is the outcome with UC-MSC than with
+placebo at week w?", each returning the difference *treatment minus reference* with its
+standard error, degrees of freedom, p-value and confidence interval:
+
+- :func:`ttest_week`: a two-sample t-test at one visit (scipy), on the values or on the
+  changes from baseline: what a paper that states no method "probably did".
+- :func:`ancova`: change at one visit ~ baseline + arm (statsmodels OLS), the standard
+  analysis of a randomized comparison with a baseline measurement.
+- :func:`mmrm`: the mixed model for repeated measures: change ~ baseline + arm + visit +
+  arm:visit + baseline:visit with an **unstructured** covariance over visits, REML, and
+  Satterthwaite degrees of freedom; LS-means per arm and visit. No well-kept Python
+  library fits it (statsmodels' MixedLM has random effects, not an unstructured residual
+  covariance), so it is written here with numpy/scipy and tested against R
+  (nlme::gls + emmeans; ``tests/fixtures/mmrm``).
+- :func:`gee`: the same mean model by generalized estimating equations (statsmodels GEE;
+  unstructured, exchangeable or independence working correlation; robust "sandwich" SEs).
+- :func:`mixed_random_intercept`: the same mean model with a random intercept per subject
+  (statsmodels MixedLM, REML): compound symmetry, equal variances at every visit.
+
+The repeated-measures functions take long data, one row per subject and visit, with the
+column names as arguments (defaults: this project's ADLB/ADEX names after
+``trialkit.derive`` and with ARM merged from ADSL). They use every available row (a
+subject with a missed visit keeps the others: valid under missing at random), drop rows
+with a missing outcome or covariate, and report subjects that have no row at the modelled
+visits (for example a subject with only a baseline value): those do not contribute, and
+the result says so (``dropped``). Covariates are numeric; LS-means are computed with each
+covariate at its mean over the rows of the fit, as R's emmeans does by default.
+
+Convergence of :func:`mmrm`: the REML criterion is minimised by BFGS from a moment
+estimate, then polished by Newton steps with the Hessian; the fit counts as converged
+when the largest gradient component is below ``tol`` and the Hessian is positive
+definite. If not, the result is returned with ``converged=False`` and a message, and a
+:class:`ConvergenceWarning` is issued (the numbers are then the optimiser's last point
+and must not be reported). The same flag and warning are used for the statsmodels fits.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize
+from scipy import stats as sps
+
+from trialkit.stats.results import (
+    EffectEstimate,
+    _check_alpha,
+    _check_choice,
+    _fmt,
+    _level,
+    _plain,
+)
+
+__all__ = [
+    "ArmDifference",
+    "ConvergenceWarning",
+    "RepeatedMeasuresFit",
+    "ancova",
+    "gee",
+    "mixed_random_intercept",
+    "mmrm",
+    "ttest_week",
+]
+
+
+class ConvergenceWarning(UserWarning):
+    """A model fit did not converge: its numbers are not to be reported."""
+
+
+# =========================================================================== results
+@dataclass(frozen=True)
+class ArmDifference(EffectEstimate):
+    """A difference between arms (treatment minus reference) with its inference.
+
+    Extends :class:`EffectEstimate` (``estimate``, ``low``, ``high``, ``method``,
+    ``alpha``, ``note``) with ``se`` (standard error), ``df`` (degrees of freedom of the
+    t reference distribution; ``inf`` for a normal approximation), ``statistic`` (t or z),
+    ``p`` (two-sided), ``visit`` (the visit, e.g. week 48; None if not by visit) and ``n``
+    (subjects contributing, treatment and reference; empty if not meaningful). Units
+    are those of the outcome (HbA1c in %-points, insulin in U/day).
+    """
+
+    se: float = math.nan
+    df: float = math.inf
+    statistic: float = math.nan
+    p: float = math.nan
+    visit: Any = None
+    n: tuple[int, ...] = ()
+
+    @property
+    def diff(self) -> float:
+        """The difference, treatment minus reference (= ``estimate``)."""
+        return self.estimate
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        """The confidence interval ``(low, high)``."""
+        return (self.low, self.high)
+
+    def __str__(self) -> str:
+        df = "normal approx." if math.isinf(self.df) else f"df {self.df:.1f}"
+        at = f" at visit {self.visit}" if self.visit is not None else ""
+        text = (
+            f"{self.measure}{at}: {_fmt(self.estimate)} (SE {_fmt(self.se)}, {df}, "
+            f"p = {self.p:.3g}; {_level(self.alpha)} CI {_fmt(self.low)} to "
+            f"{_fmt(self.high)}), {self.method}"
+        )
+        return f"{text}; {self.note}" if self.note else text
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain Python: diff, se, df, t, p, ci [low, high], visit, n, measure, method,
+        alpha, note (``df`` is ``inf`` for a normal approximation)."""
+        return {
+            "diff": float(self.estimate),
+            "se": float(self.se),
+            "df": float(self.df),
+            "t": float(self.statistic),
+            "p": float(self.p),
+            "ci": [float(self.low), float(self.high)],
+            "visit": _plain(self.visit),
+            "n": [int(k) for k in self.n],
+            "measure": self.measure,
+            "method": self.method,
+            "alpha": float(self.alpha),
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True, eq=False)
+class RepeatedMeasuresFit:
+    """A model fitted to all visits, with the arm difference at each visit.
+
+    Attributes
+    ----------
+    method : what was fitted, in words.
+    outcome : the outcome column; ``treatment`` and ``reference``: the arms compared.
+    visits : the modelled visits, in order.
+    lsmeans : one row per arm and visit: ``arm, visit, estimate, se, df, low, high, n``
+        (least-squares means, covariates at their mean over the rows of the fit).
+    differences : one row per visit: ``visit, diff, se, df, t, p, low, high,
+        n_treatment, n_reference`` (treatment minus reference).
+    covariance : the estimated (or working) covariance matrix of the outcome over the
+        visits, a visits x visits frame; ``correlation`` turns it into correlations.
+    n_subjects, n_obs : subjects and rows in the fit.
+    dropped : subjects in the data without any usable row at the modelled visits (e.g.
+        only a baseline value): not in the fit.
+    loglik : the REML log-likelihood (MMRM, random intercept), None for GEE.
+    converged : False if the optimiser did not converge (then do not report the numbers);
+        ``message`` says why.
+    alpha : 1 - confidence level. ``synthetic`` : True if the data were synthetic (the
+        tables then carry ``attrs["synthetic"] = True``). ``note`` : assumptions in words.
+    """
+
+    method: str
+    outcome: str
+    treatment: str
+    reference: str
+    visits: tuple[Any, ...]
+    lsmeans: pd.DataFrame
+    differences: pd.DataFrame
+    covariance: pd.DataFrame
+    n_subjects: int
+    n_obs: int
+    dropped: tuple[str, ...]
+    loglik: float | None
+    converged: bool
+    message: str
+    alpha: float
+    synthetic: bool = False
+    note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def correlation(self) -> pd.DataFrame:
+        """The covariance matrix scaled to correlations."""
+        sd = np.sqrt(np.diag(self.covariance.to_numpy()))
+        return self.covariance / np.outer(sd, sd)
+
+    def at(self, visit: Any) -> ArmDifference:
+        """The arm difference at ``visit`` as an :class:`ArmDifference`."""
+        rows = self.differences[self.differences["visit"] == visit]
+        if rows.empty:
+            raise ValueError(f"visit must be one of {list(self.visits)}, got {visit!r}")
+        r = rows.iloc[0]
+        note = self.note if self.converged else f"NOT CONVERGED: {self.message}"
+        return ArmDifference(
+            measure=f"{self.outcome}: {self.treatment} minus {self.reference}",
+            estimate=float(r["diff"]),
+            low=float(r["low"]),
+            high=float(r["high"]),
+            method=self.method,
+            alpha=self.alpha,
+            note=note,
+            se=float(r["se"]),
+            df=float(r["df"]),
+            statistic=float(r["t"]),
+            p=float(r["p"]),
+            visit=_plain(visit),
+            n=(int(r["n_treatment"]), int(r["n_reference"])),
+        )
+
+    def __str__(self) -> str:
+        head = (
+            f"{self.method}: {self.outcome}, {self.treatment} minus {self.reference}; "
+            f"{self.n_subjects} subjects, {self.n_obs} observations"
+        )
+        if self.dropped:
+            head += f"; {len(self.dropped)} subject(s) without data at the modelled visits left out"
+        if not self.converged:
+            head += f"\nNOT CONVERGED: {self.message}"
+        lines = [head]
+        for v in self.visits:
+            d = self.at(v)
+            df = "inf" if math.isinf(d.df) else f"{d.df:.1f}"
+            lines.append(
+                f"  visit {v}: {d.estimate:.4f} (SE {d.se:.4f}, df {df}, p = {d.p:.3g}, "
+                f"{_level(self.alpha)} CI {d.low:.4f} to {d.high:.4f})"
+            )
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain Python: method, outcome, arms, n_subjects, n_obs, dropped, converged,
+        message, loglik, and ``differences``: {visit as text: ArmDifference.as_dict()}."""
+        return {
+            "method": self.method,
+            "outcome": self.outcome,
+            "treatment": self.treatment,
+            "reference": self.reference,
+            "n_subjects": int(self.n_subjects),
+            "n_obs": int(self.n_obs),
+            "dropped": list(self.dropped),
+            "converged": bool(self.converged),
+            "message": self.message,
+            "loglik": None if self.loglik is None else float(self.loglik),
+            "differences": {str(v): self.at(v).as_dict() for v in self.visits},
+        }
+
+
+# =========================================================================== helpers
+def _need_columns(data: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"{what} must be a pandas DataFrame, got {type(data).__name__}")
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        hint = ""
+        if "ARM" in missing:
+            hint = (
+                "; merge the arm from ADSL first, e.g. "
+                "adlb.merge(adsl[['USUBJID', 'ARM']], on='USUBJID')"
+            )
+        raise ValueError(f"{what} has no column(s) {', '.join(map(repr, missing))}{hint}")
+
+
+def _is_synthetic(data: pd.DataFrame) -> bool:
+    if data.attrs.get("synthetic"):
+        return True
+    return "SYNTHETIC" in data.columns and bool((data["SYNTHETIC"].astype(str) == "Y").all())
+
+
+def _label(df: pd.DataFrame, synthetic: bool) -> pd.DataFrame:
+    df.attrs["synthetic"] = synthetic
+    if synthetic:
+        df.attrs["caption"] = "SYNTHETIC DATA: simulated patients, not the trial's"
+    return df
+
+
+def _check_arms(arm_values: pd.Series, arm: str, treatment: str, reference: str) -> None:
+    if treatment == reference:
+        raise ValueError(f"treatment and reference must differ, both are {treatment!r}")
+    present = set(arm_values.dropna().astype(str))
+    for name, level in (("treatment", treatment), ("reference", reference)):
+        if level not in present:
+            raise ValueError(
+                f"{name} {level!r} is not a value of column {arm!r} (values: {sorted(present)})"
+            )
+    other = present - {treatment, reference}
+    if other:
+        raise ValueError(
+            f"column {arm!r} has values other than {treatment!r} and {reference!r}: "
+            f"{sorted(other)}; filter the data to two arms"
+        )
+
+
+def _one_visit(
+    data: pd.DataFrame, param: str | None, visit: Any, cols: Sequence[str], what: str
+) -> pd.DataFrame:
+    """Rows of one parameter at one visit (analysis records when ANL01FL is there)."""
+    _need_columns(data, ["AVISITN", *cols], what)
+    rows = data
+    if param is not None and "PARAMCD" in rows.columns:
+        known = sorted(set(rows["PARAMCD"].astype(str)))
+        if param not in known:
+            raise ValueError(f"param {param!r} is not in PARAMCD (values: {known})")
+        rows = rows[rows["PARAMCD"] == param]
+    if "ANL01FL" in rows.columns:
+        rows = rows[rows["ANL01FL"] == "Y"]
+    if visit not in set(rows["AVISITN"]):
+        raise ValueError(
+            f"visit {visit!r} is not in AVISITN (values: {sorted(set(rows['AVISITN']))})"
+        )
+    return rows[rows["AVISITN"] == visit]
+
+
+# =========================================================================== one visit
+def ttest_week(
+    adlb: pd.DataFrame,
+    param: str = "HBA1C",
+    visit: int = 48,
+    on: str = "CHG",
+    equal_var: bool = True,
+    *,
+    arm: str = "ARM",
+    treatment: str = "UC-MSC",
+    reference: str = "Placebo",
+    alpha: float = 0.05,
+) -> ArmDifference:
+    """Two-sample t-test at one visit, treatment minus reference (scipy.stats.ttest_ind).
+
+    ``adlb``: long data (ADLB or ADEX with an ``arm`` column); rows of ``param`` (when
+    there is a PARAMCD column) at ``AVISITN == visit``, analysis records only when
+    ANL01FL is there, and with a non-missing ``on``: the subjects observed at that visit
+    (complete cases: whoever has no value there is left out, an assumption of missing
+    completely at random). ``on``: "CHG" (change from baseline; the paper's "decrease")
+    or "AVAL" (the value at the visit, ignoring baseline). ``equal_var``: Student's
+    t-test (pooled variance) if True, Welch's if False. The interval is scipy's
+    (t quantile x SE).
+    """
+    _check_choice("on", on, ("CHG", "AVAL"))
+    a = _check_alpha(alpha)
+    if not isinstance(equal_var, bool):
+        raise ValueError(f"equal_var must be True or False, got {equal_var!r}")
+    rows = _one_visit(adlb, param, visit, [arm, on], "adlb")
+    rows = rows[rows[on].notna()]
+    _check_arms(rows[arm], arm, treatment, reference)
+    x = rows.loc[rows[arm] == treatment, on].to_numpy(float)
+    y = rows.loc[rows[arm] == reference, on].to_numpy(float)
+    if len(x) < 2 or len(y) < 2:
+        raise ValueError(
+            f"need at least 2 subjects per arm at visit {visit}, got {len(x)}, {len(y)}"
+        )
+    res = sps.ttest_ind(x, y, equal_var=equal_var)
+    ci = res.confidence_interval(1 - a)
+    diff = float(np.mean(x) - np.mean(y))
+    n1, n2 = len(x), len(y)
+    v1, v2 = np.var(x, ddof=1), np.var(y, ddof=1)
+    if equal_var:
+        pooled = ((n1 - 1) * v1 + (n2 - 1) * v2) / (n1 + n2 - 2)
+        se = math.sqrt(pooled * (1 / n1 + 1 / n2))
+    else:
+        se = math.sqrt(v1 / n1 + v2 / n2)
+    kind = "Student" if equal_var else "Welch"
+    what = "change from baseline" if on == "CHG" else "value"
+    return ArmDifference(
+        measure=f"{param} {what}: {treatment} minus {reference}",
+        estimate=diff,
+        low=float(ci.low),
+        high=float(ci.high),
+        method=f"{kind} two-sample t-test on the {what} at visit {visit} (complete cases)",
+        alpha=a,
+        se=se,
+        df=float(res.df),
+        statistic=float(res.statistic),
+        p=float(res.pvalue),
+        visit=_plain(visit),
+        n=(len(x), len(y)),
+    )
+
+
+def ancova(
+    adlb: pd.DataFrame,
+    param: str = "HBA1C",
+    visit: int = 48,
+    on: str = "CHG",
+    covariates: Sequence[str] = ("BASE",),
+    *,
+    arm: str = "ARM",
+    treatment: str = "UC-MSC",
+    reference: str = "Placebo",
+    alpha: float = 0.05,
+) -> ArmDifference:
+    """ANCOVA at one visit: ``on ~ covariates + arm`` by ordinary least squares
+    (statsmodels OLS), the arm coefficient = treatment minus reference.
+
+    Same rows as :func:`ttest_week` (complete cases at ``visit``; rows with a missing
+    covariate are left out too). With the baseline as covariate, ``on="CHG"`` and
+    ``on="AVAL"`` give the *same* arm difference and SE (CHG = AVAL - BASE only shifts
+    the baseline's coefficient by 1). Assumes a common residual variance and a common
+    slope of the baseline in both arms. t reference distribution with n - k residual df.
+    """
+    _check_choice("on", on, ("CHG", "AVAL"))
+    a = _check_alpha(alpha)
+    covariates = list(covariates)
+    rows = _one_visit(adlb, param, visit, [arm, on, *covariates], "adlb")
+    rows = rows.dropna(subset=[on, *covariates])
+    _check_arms(rows[arm], arm, treatment, reference)
+    import statsmodels.api as sm
+
+    treated = (rows[arm] == treatment).to_numpy(float)
+    exog = np.column_stack([np.ones(len(rows)), treated, rows[covariates].to_numpy(float)])
+    fit = sm.OLS(rows[on].to_numpy(float), exog).fit()
+    if fit.df_resid < 1:
+        raise ValueError(f"too few subjects at visit {visit} for the ANCOVA ({len(rows)})")
+    low, high = fit.conf_int(alpha=a)[1]
+    what = "change from baseline" if on == "CHG" else "value"
+    return ArmDifference(
+        measure=f"{param} {what}: {treatment} minus {reference}",
+        estimate=float(fit.params[1]),
+        low=float(low),
+        high=float(high),
+        method=(
+            f"ANCOVA of the {what} at visit {visit} adjusted for "
+            f"{', '.join(covariates) or 'nothing'} (OLS, complete cases)"
+        ),
+        alpha=a,
+        se=float(fit.bse[1]),
+        df=float(fit.df_resid),
+        statistic=float(fit.tvalues[1]),
+        p=float(fit.pvalues[1]),
+        visit=_plain(visit),
+        n=(int(treated.sum()), int(len(treated) - treated.sum())),
+    )
+
+
+# =========================================================================== design
+@dataclass
+class _Design:
+    """Long data turned into arrays, rows sorted by subject and visit."""
+
+    y: np.ndarray  # (N,)
+    X: np.ndarray  # (N, p): cell means (arm x visit), then centred covariates (x visit)
+    names: list[str]
+    subject: np.ndarray  # (N,) subject codes 0..n-1
+    vidx: np.ndarray  # (N,) visit index 0..T-1
+    visits: tuple[Any, ...]
+    subjects: np.ndarray  # ids, by code
+    cells: dict[tuple[str, Any], int]  # (arm, visit) -> column
+    counts: pd.DataFrame  # subjects per arm and visit
+    dropped: tuple[str, ...]
+    synthetic: bool
+    covariate_means: dict[str, float]
+
+
+def _design(
+    data: pd.DataFrame,
+    outcome: str,
+    subject: str,
+    visit: str,
+    arm: str,
+    covariates: Sequence[str],
+    visits: Sequence[Any] | None,
+    treatment: str,
+    reference: str,
+    covariate_by_visit: bool,
+) -> _Design:
+    covariates = list(covariates)
+    _need_columns(data, [outcome, subject, visit, arm, *covariates], "data")
+    if "PARAMCD" in data.columns and data["PARAMCD"].nunique() > 1:
+        raise ValueError(
+            "data holds several parameters (PARAMCD "
+            f"{sorted(set(data['PARAMCD'].astype(str)))}); pass the rows of one"
+        )
+    for c in [outcome, *covariates]:
+        if not pd.api.types.is_numeric_dtype(data[c]):
+            raise ValueError(f"column {c!r} must be numeric (covariates are numeric only)")
+    if visits is None:
+        chosen = sorted(data.loc[data[outcome].notna(), visit].unique())
+    else:
+        chosen = list(visits)
+        if not chosen:
+            raise ValueError("visits must name at least one visit")
+        absent = [v for v in chosen if v not in set(data[visit])]
+        if absent:
+            raise ValueError(f"visits {absent} are not values of column {visit!r}")
+    everyone = pd.unique(data[subject])
+    rows = data[data[visit].isin(chosen)].dropna(subset=[outcome, *covariates])
+    rows = rows[[subject, visit, arm, outcome, *covariates]].copy()
+    dup = rows.duplicated([subject, visit], keep=False)
+    if dup.any():
+        who = rows.loc[dup, [subject, visit]].drop_duplicates().head(5)
+        raise ValueError(
+            f"more than one row per subject and visit (e.g. {who.to_dict('records')}); "
+            "keep one, e.g. the analysis records ANL01FL == 'Y'"
+        )
+    _check_arms(rows[arm], arm, treatment, reference)
+    arms_per_subject = rows.groupby(subject)[arm].nunique()
+    if (arms_per_subject > 1).any():
+        raise ValueError(
+            "subjects with more than one arm: "
+            f"{list(arms_per_subject[arms_per_subject > 1].index[:5])}"
+        )
+    order = {v: i for i, v in enumerate(chosen)}
+    rows["_v"] = rows[visit].map(order).astype(int)
+    rows = rows.sort_values([subject, "_v"], kind="stable").reset_index(drop=True)
+    counts = rows.groupby([arm, visit])[subject].nunique().unstack(fill_value=0)
+    counts = counts.reindex(index=[treatment, reference], columns=chosen, fill_value=0)
+    empty = [(a, v) for a in counts.index for v in chosen if counts.loc[a, v] == 0]
+    if empty:
+        raise ValueError(f"no data for arm x visit {empty}: drop that visit (visits=...)")
+    for v in chosen:
+        at = rows.loc[rows[visit] == v, outcome]
+        if len(at) > 1 and np.ptp(at.to_numpy(float)) == 0:
+            raise ValueError(
+                f"{outcome} is constant at visit {_plain(v)} (a change from baseline at the "
+                "baseline visit?); pass the post-baseline visits as visits=..."
+            )
+    used = pd.unique(rows[subject])
+    dropped = tuple(str(s) for s in everyone if s not in set(used))
+    codes, subjects = pd.factorize(rows[subject], sort=False)
+    vidx = rows["_v"].to_numpy()
+    cols, names, cells = [], [], {}
+    for a_name in (reference, treatment):
+        is_arm = (rows[arm] == a_name).to_numpy(float)
+        for j, v in enumerate(chosen):
+            cells[(a_name, v)] = len(cols)
+            cols.append(is_arm * (vidx == j))
+            names.append(f"{a_name}:{v}")
+    means = {}
+    for c in covariates:
+        x = rows[c].to_numpy(float)
+        means[c] = float(x.mean())
+        xc = x - means[c]
+        if covariate_by_visit:
+            for j, v in enumerate(chosen):
+                cols.append(xc * (vidx == j))
+                names.append(f"{c}:{v}")
+        else:
+            cols.append(xc)
+            names.append(c)
+    X = np.column_stack(cols)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ValueError(
+            "the model's design matrix is rank deficient (a covariate constant within a "
+            "visit?); drop that covariate or set covariate_by_visit=False"
+        )
+    return _Design(
+        y=rows[outcome].to_numpy(float),
+        X=X,
+        names=names,
+        subject=codes,
+        vidx=vidx,
+        visits=tuple(_plain(v) for v in chosen),
+        subjects=np.asarray(subjects),
+        cells=cells,
+        counts=counts,
+        dropped=dropped,
+        synthetic=_is_synthetic(data),
+        covariate_means=means,
+    )
+
+
+def _cell_contrasts(d: _Design, treatment: str, reference: str) -> np.ndarray:
+    """Rows: LS-means (reference visits, then treatment visits), then differences."""
+    p = d.X.shape[1]
+    rows = []
+    for a_name in (reference, treatment):
+        for v in d.visits:
+            c = np.zeros(p)
+            c[d.cells[(a_name, v)]] = 1
+            rows.append(c)
+    for v in d.visits:
+        c = np.zeros(p)
+        c[d.cells[(treatment, v)]] = 1
+        c[d.cells[(reference, v)]] = -1
+        rows.append(c)
+    return np.array(rows)
+
+
+def _tables(
+    d: _Design,
+    est: np.ndarray,
+    se: np.ndarray,
+    df: np.ndarray,
+    treatment: str,
+    reference: str,
+    alpha: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """LS-means and differences tables from estimates of the contrasts of
+    :func:`_cell_contrasts` (normal quantiles where df is infinite)."""
+    T = len(d.visits)
+    q = np.where(
+        np.isinf(df), sps.norm.isf(alpha / 2), sps.t.isf(alpha / 2, np.where(np.isinf(df), 1, df))
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = est / se
+    p = np.where(
+        np.isinf(df),
+        2 * sps.norm.sf(np.abs(t)),
+        2 * sps.t.sf(np.abs(t), np.where(np.isinf(df), 1, df)),
+    )
+    ls = []
+    for k, a_name in enumerate((reference, treatment)):
+        for j, v in enumerate(d.visits):
+            i = k * T + j
+            ls.append(
+                {
+                    "arm": a_name,
+                    "visit": v,
+                    "estimate": est[i],
+                    "se": se[i],
+                    "df": df[i],
+                    "low": est[i] - q[i] * se[i],
+                    "high": est[i] + q[i] * se[i],
+                    "n": int(d.counts.loc[a_name, d.counts.columns[j]]),
+                }
+            )
+    diffs = []
+    for j, v in enumerate(d.visits):
+        i = 2 * T + j
+        diffs.append(
+            {
+                "visit": v,
+                "diff": est[i],
+                "se": se[i],
+                "df": df[i],
+                "t": t[i],
+                "p": p[i],
+                "low": est[i] - q[i] * se[i],
+                "high": est[i] + q[i] * se[i],
+                "n_treatment": int(d.counts.loc[treatment, d.counts.columns[j]]),
+                "n_reference": int(d.counts.loc[reference, d.counts.columns[j]]),
+            }
+        )
+    return _label(pd.DataFrame(ls), d.synthetic), _label(pd.DataFrame(diffs), d.synthetic)
+
+
+def _cov_frame(S: np.ndarray, d: _Design) -> pd.DataFrame:
+    labels = pd.Index(d.visits, name="visit")
+    return _label(pd.DataFrame(S, index=labels, columns=labels), d.synthetic)
+
+
+# =========================================================================== MMRM (REML)
+class _Reml:
+    """-2 x REML log-likelihood of a linear model with an unstructured covariance.
+
+    Subjects are grouped by their pattern of observed visits, so that each group needs
+    one Cholesky factor. Parameters ``theta``: the lower triangle of the Cholesky factor
+    L of the T x T covariance Sigma = L L' (row by row), with the diagonal on the log
+    scale. The outcome is scaled by ``scale`` (its SD) inside, so that every parameter
+    is of order 1; results are scaled back by the callers.
+    """
+
+    def __init__(self, d: _Design) -> None:
+        self.T = len(d.visits)
+        self.scale = float(np.std(d.y)) or 1.0
+        y = d.y / self.scale
+        X = d.X
+        self.N, self.p = X.shape
+        self.tril = np.tril_indices(self.T)
+        self.diag = np.flatnonzero(self.tril[0] == self.tril[1])
+        starts = np.flatnonzero(np.r_[True, d.subject[1:] != d.subject[:-1]])
+        ends = np.r_[starts[1:], len(d.subject)]
+        patterns: dict[tuple[int, ...], list[int]] = {}
+        for s, e in zip(starts, ends, strict=True):
+            patterns.setdefault(tuple(d.vidx[s:e]), []).append(s)
+        self.groups = []
+        for pat, firsts in patterns.items():
+            k = len(pat)
+            rows = np.array(firsts)[:, None] + np.arange(k)[None, :]  # (m, k)
+            self.groups.append((np.array(pat), X[rows], y[rows]))
+        self.n_patterns = len(self.groups)
+
+    # ---- parameters
+    def L(self, theta: np.ndarray) -> np.ndarray:
+        L = np.zeros((self.T, self.T))
+        L[self.tril] = theta
+        L[np.diag_indices(self.T)] = np.exp(np.diag(L))
+        return L
+
+    def theta_of(self, S: np.ndarray) -> np.ndarray:
+        L = np.linalg.cholesky(S)
+        th = L[self.tril].copy()
+        th[self.diag] = np.log(th[self.diag])
+        return th
+
+    def _chain(self, M: np.ndarray, L: np.ndarray) -> np.ndarray:
+        """d/dtheta of tr(M Sigma) for symmetric M: 2 (M L) on the lower triangle, the
+        diagonal times L_ii (log scale)."""
+        g = (2 * M @ L)[self.tril]
+        g[self.diag] *= np.diag(L)
+        return g
+
+    # ---- criterion
+    def evaluate(self, theta: np.ndarray, grad: bool = True) -> dict[str, Any]:
+        """-2 REML log-likelihood (scaled outcome), beta, Phi = (X'V^-1X)^-1 and, with
+        ``grad``, the gradient; ``{"value": inf}`` if Sigma is not positive definite."""
+        L = self.L(theta)
+        S = L @ L.T
+        p = self.p
+        XtVX = np.zeros((p, p))
+        XtVy = np.zeros(p)
+        yVy = 0.0
+        logdet = 0.0
+        whitened = []
+        for idx, Xg, yg in self.groups:
+            m, k = yg.shape
+            try:
+                C = np.linalg.cholesky(S[np.ix_(idx, idx)])
+            except np.linalg.LinAlgError:
+                return {"value": math.inf}
+            # k x k blocks are tiny: explicit inverse and einsum (no multithreaded BLAS
+            # calls per group, which are slow on a busy machine)
+            Cinv = np.linalg.inv(C)
+            Xw = np.einsum("kl,mlp->mkp", Cinv, Xg).reshape(-1, p)
+            yw = np.einsum("kl,ml->mk", Cinv, yg).ravel()
+            XtVX += np.einsum("np,nq->pq", Xw, Xw)
+            XtVy += np.einsum("np,n->p", Xw, yw)
+            yVy += float(yw @ yw)
+            logdet += 2 * m * float(np.sum(np.log(np.diag(C))))
+            whitened.append(Cinv)
+        try:
+            cf = linalg.cho_factor(XtVX, lower=True)
+        except linalg.LinAlgError:
+            return {"value": math.inf}
+        beta = linalg.cho_solve(cf, XtVy)
+        Phi = linalg.cho_solve(cf, np.eye(p))
+        logdet_xvx = 2 * float(np.sum(np.log(np.diag(cf[0]))))
+        quad = yVy - float(XtVy @ beta)
+        value = (self.N - p) * math.log(2 * math.pi) + logdet + logdet_xvx + quad
+        out: dict[str, Any] = {"value": value, "beta": beta, "Phi": Phi, "L": L, "S": S}
+        if not grad:
+            return out
+        G = np.zeros((self.T, self.T))
+        A_list = []
+        for (idx, Xg, yg), Cinv in zip(self.groups, whitened, strict=True):
+            m = yg.shape[0]
+            Sinv = Cinv.T @ Cinv
+            A = np.einsum("kl,mlp->mkp", Sinv, Xg)  # Sigma_i^-1 X_i
+            u = np.einsum("kl,ml->mk", Sinv, yg - np.einsum("mkp,p->mk", Xg, beta))
+            B = np.einsum("mkp,pq->mkq", A, Phi)
+            Gg = m * Sinv - np.einsum("mkq,mlq->kl", B, A) - np.einsum("mk,ml->kl", u, u)
+            G[np.ix_(idx, idx)] += Gg
+            A_list.append(A)
+        out["grad"] = self._chain(G, L)
+        out["A"] = A_list
+        return out
+
+    def fun(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        r = self.evaluate(theta)
+        if not math.isfinite(r["value"]):
+            return math.inf, np.zeros_like(theta)
+        return r["value"], r["grad"]
+
+    def hessian(self, theta: np.ndarray) -> np.ndarray:
+        """Hessian of -2 REML log-likelihood: central differences of the analytic
+        gradient (steps 1e-4 on the scaled, log-Cholesky parameters), symmetrised."""
+        k = len(theta)
+        H = np.empty((k, k))
+        for i in range(k):
+            h = 1e-4 * max(1.0, abs(theta[i]))
+            e = np.zeros(k)
+            e[i] = h
+            gp = self.evaluate(theta + e)
+            gm = self.evaluate(theta - e)
+            if not (math.isfinite(gp["value"]) and math.isfinite(gm["value"])):
+                return np.full((k, k), np.nan)
+            H[:, i] = (gp["grad"] - gm["grad"]) / (2 * h)
+        return (H + H.T) / 2
+
+    def variance_gradients(self, r: dict[str, Any], C: np.ndarray) -> np.ndarray:
+        """For each contrast c (rows of C): d(c' Phi c)/dtheta, analytic:
+        d Phi = Phi X'V^-1 dV V^-1 X Phi, so d(c'Phi c) = sum_i w_i' dSigma_i w_i with
+        w_i = Sigma_i^-1 X_i Phi c."""
+        L = r["L"]
+        a = r["Phi"] @ C.T  # (p, c)
+        Hs = np.zeros((C.shape[0], self.T, self.T))
+        for (idx, _, _), A in zip(self.groups, r["A"], strict=True):
+            w = np.einsum("mkp,pc->cmk", A, a)
+            Hs[:, idx[:, None], idx[None, :]] += np.einsum("cmk,cml->ckl", w, w)
+        return np.array([self._chain(H, L) for H in Hs])
+
+
+def _start(d: _Design, eng: _Reml) -> np.ndarray:
+    """Starting covariance: pairwise covariances of OLS residuals by visit, made
+    positive definite."""
+    y = d.y / eng.scale
+    beta, *_ = np.linalg.lstsq(d.X, y, rcond=None)
+    res = pd.DataFrame({"s": d.subject, "v": d.vidx, "r": y - d.X @ beta})
+    wide = res.pivot(index="s", columns="v", values="r").reindex(columns=range(eng.T))
+    S = wide.cov(min_periods=2).to_numpy().copy()
+    var = np.nanmean(np.diag(S)) if np.isfinite(np.diag(S)).any() else 1.0
+    if not np.isfinite(var) or var <= 0:
+        var = 1.0
+    dg = np.diag(S).copy()
+    dg[~np.isfinite(dg) | (dg <= 0)] = var
+    S[~np.isfinite(S)] = 0.0
+    S[np.diag_indices(eng.T)] = dg
+    w, V = np.linalg.eigh((S + S.T) / 2)
+    S = (V * np.maximum(w, 0.05 * var)) @ V.T
+    return eng.theta_of(S)
+
+
+def mmrm(
+    data: pd.DataFrame,
+    outcome: str = "CHG",
+    *,
+    subject: str = "USUBJID",
+    visit: str = "AVISITN",
+    arm: str = "ARM",
+    covariates: Sequence[str] = ("BASE",),
+    visits: Sequence[Hashable] | None = None,
+    treatment: str = "UC-MSC",
+    reference: str = "Placebo",
+    covariate_by_visit: bool = True,
+    alpha: float = 0.05,
+    tol: float = 1e-6,
+    max_iter: int = 1000,
+) -> RepeatedMeasuresFit:
+    """Mixed model for repeated measures: unstructured covariance, REML, Satterthwaite df.
+
+    Model: ``outcome ~ arm + visit + arm:visit + covariates + covariates:visit`` (the
+    covariate-by-visit terms only with ``covariate_by_visit``), errors of one subject
+    multivariate normal with a T x T **unstructured** covariance over the T modelled
+    visits (T (T + 1) / 2 parameters), subjects independent. Fitted by restricted maximum
+    likelihood (REML; the criterion -2 log L_R = (N - p) log 2 pi + log|V| +
+    log|X'V^-1 X| + r'V^-1 r, the convention of nlme and SAS), the covariance
+    parametrised by the log-Cholesky factor of Sigma.
+
+    Parameters: column names ``outcome`` (numeric; e.g. CHG, the change from baseline in
+    the unit of the parameter), ``subject``, ``visit``, ``arm`` (exactly the two values
+    ``treatment`` and ``reference``), ``covariates`` (numeric, e.g. the baseline value
+    BASE). ``visits``: the visits to model, in order (default: every visit with an
+    outcome; pass the post-baseline visits when the data hold baseline rows, where a
+    change from baseline is 0). Rows at other visits are ignored; rows with a missing
+    outcome or covariate are dropped; a subject without any row left is reported in
+    ``dropped`` and does not contribute. Every other subject contributes all its
+    observed visits (valid if data are missing at random given the observed ones).
+
+    Inference: LS-means per arm and visit (covariates at their mean over the rows of
+    the fit, as emmeans) and the difference treatment minus reference at each visit,
+    with SE from (X'V^-1 X)^-1 (model-based, no small-sample bias correction of the SE,
+    as nlme/emmeans and the mmrm package's "Satterthwaite" adjustment), t statistic,
+    Satterthwaite degrees of freedom df = 2 v^2 / (g' A g) (v the contrast's variance,
+    g its gradient in the covariance parameters, A = 2 H^-1 their asymptotic covariance,
+    H the Hessian of -2 log L_R; Christensen 2018, as lmerTest and the mmrm package), p
+    and the 1 - alpha confidence interval.
+
+    Convergence: see the module docstring (``converged``, ``message``, and a
+    :class:`ConvergenceWarning`; no exception). ``tol``: largest gradient component of
+    -2 log L_R (scaled outcome) accepted at the end; ``max_iter``: BFGS iterations (then
+    at most 50 Newton steps). Raises ValueError for unusable data
+    (missing columns, one arm, an arm x visit cell without data, duplicate rows, ...).
+    """
+    a = _check_alpha(alpha)
+    if isinstance(tol, bool) or not isinstance(tol, int | float) or not tol > 0:
+        raise ValueError(f"tol must be a positive number, got {tol!r}")
+    if isinstance(max_iter, bool) or not isinstance(max_iter, int) or max_iter < 1:
+        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
+    d = _design(
+        data, outcome, subject, visit, arm, covariates, visits, treatment, reference,
+        covariate_by_visit,
+    )  # fmt: skip
+    eng = _Reml(d)
+    n_theta = len(eng.tril[0])
+    if eng.N - eng.p < 1:
+        raise ValueError(f"too few observations ({eng.N}) for {eng.p} mean parameters")
+    theta0 = _start(d, eng)
+    res = optimize.minimize(
+        eng.fun, theta0, jac=True, method="BFGS", options={"gtol": tol / 10, "maxiter": max_iter}
+    )
+    theta = res.x
+    iterations = int(res.nit)
+    # Newton polish: quadratic convergence to the optimum, and the Hessian on the way
+    H = eng.hessian(theta)
+    for _ in range(50):
+        r = eng.evaluate(theta)
+        g = r["grad"]
+        if not np.all(np.isfinite(H)) or np.max(np.abs(g)) < tol / 1000:
+            break
+        try:
+            step = np.linalg.solve(H, g)
+        except np.linalg.LinAlgError:
+            break
+        if step @ g <= 0:  # not a descent direction: the Hessian is not positive definite
+            break
+        t_step, improved = 1.0, False
+        while t_step > 1e-6:
+            cand = theta - t_step * step
+            rv = eng.evaluate(cand, grad=False)["value"]
+            if rv <= r["value"] + 1e-12 * abs(r["value"]):
+                theta, improved = cand, True
+                break
+            t_step /= 2
+        iterations += 1
+        if not improved:
+            break
+        H = eng.hessian(theta)
+    # BFGS and the Newton steps only accept points with a finite, smaller criterion, so
+    # the end point has a positive definite covariance matrix
+    r = eng.evaluate(theta)
+    g = r["grad"]
+    eig = np.linalg.eigvalsh(H) if np.all(np.isfinite(H)) else np.array([np.nan])
+    problems = []
+    if np.max(np.abs(g)) > tol:
+        problems.append(f"largest gradient component {np.max(np.abs(g)):.2g} > tol {tol:g}")
+    if not np.all(eig > 0):
+        problems.append(
+            "the Hessian of the REML criterion is not positive definite (a variance or "
+            "correlation at its boundary, or too few subjects per visit)"
+        )
+    converged = not problems
+    message = "converged" if converged else "; ".join(problems)
+    if not converged:
+        warnings.warn(
+            f"mmrm did not converge ({message}); its estimates must not be reported",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    s = eng.scale
+    C = _cell_contrasts(d, treatment, reference)
+    est = C @ r["beta"] * s
+    var = np.einsum("cp,pq,cq->c", C, r["Phi"], C)
+    se = np.sqrt(var) * s
+    if converged:
+        A = 2 * np.linalg.inv(H)
+        grads = eng.variance_gradients(r, C)
+        df = 2 * var**2 / np.einsum("ck,kl,cl->c", grads, A, grads)
+    else:
+        df = np.full(len(var), np.nan)
+    lsmeans, differences = _tables(d, est, se, df, treatment, reference, a)
+    loglik = -0.5 * (r["value"] + 2 * (eng.N - eng.p) * math.log(s))
+    note = (
+        "unstructured covariance over visits, REML, Satterthwaite df; all observed "
+        "visits used (missing at random)"
+    )
+    if d.dropped:
+        note += f"; {len(d.dropped)} subject(s) without data at the modelled visits left out"
+    return RepeatedMeasuresFit(
+        method="MMRM (unstructured, REML, Satterthwaite)",
+        outcome=outcome,
+        treatment=treatment,
+        reference=reference,
+        visits=d.visits,
+        lsmeans=lsmeans,
+        differences=differences,
+        covariance=_cov_frame(r["S"] * s**2, d),
+        n_subjects=len(d.subjects),
+        n_obs=eng.N,
+        dropped=d.dropped,
+        loglik=loglik,
+        converged=converged,
+        message=message,
+        alpha=a,
+        synthetic=d.synthetic,
+        note=note,
+        extra={
+            "iterations": iterations,
+            "n_parameters": (eng.p, n_theta),
+            "patterns": eng.n_patterns,
+            "covariate_means": d.covariate_means,
+            "coef": pd.Series(r["beta"] * s, index=d.names),
+            "max_gradient": float(np.max(np.abs(g))),
+        },
+    )
+
+
+# =========================================================================== statsmodels
+def _fit_statsmodels(fit_fn: Any, name: str) -> tuple[Any, bool, str]:
+    """Run a statsmodels fit, turning its convergence warnings, and numerical failures
+    (then the fit is None), into a flag and a :class:`ConvergenceWarning`."""
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning as SMConvergenceWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SMConvergenceWarning)
+        try:
+            fitted = fit_fn()
+        except (ValueError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
+            fitted = None
+            caught.append(
+                warnings.WarningMessage(
+                    f"statsmodels failed: {type(exc).__name__}: {exc}",
+                    SMConvergenceWarning, __file__, 0,
+                )
+            )  # fmt: skip
+    bad = [str(w.message) for w in caught if issubclass(w.category, SMConvergenceWarning)]
+    for w in caught:
+        if not issubclass(w.category, SMConvergenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    converged = bool(getattr(fitted, "converged", True)) and not bad
+    message = "converged" if converged else "; ".join(bad) or "the optimiser did not converge"
+    if not converged:
+        warnings.warn(
+            f"{name} did not converge ({message}); its estimates must not be reported",
+            ConvergenceWarning,
+            stacklevel=3,
+        )
+    return fitted, converged, message
+
+
+def gee(
+    data: pd.DataFrame,
+    outcome: str = "CHG",
+    *,
+    subject: str = "USUBJID",
+    visit: str = "AVISITN",
+    arm: str = "ARM",
+    covariates: Sequence[str] = ("BASE",),
+    visits: Sequence[Hashable] | None = None,
+    treatment: str = "UC-MSC",
+    reference: str = "Placebo",
+    covariate_by_visit: bool = True,
+    working: str = "unstructured",
+    alpha: float = 0.05,
+) -> RepeatedMeasuresFit:
+    """The MMRM's mean model fitted by generalized estimating equations (statsmodels GEE,
+    Gaussian family, identity link), same data handling as :func:`mmrm`.
+
+    ``working``: the working correlation, "unstructured" (a free correlation between any
+    two visits, statsmodels' ``Unstructured``, with one common variance),
+    "exchangeable" or "independence". Standard errors are robust (sandwich): valid
+    whatever the true correlation if there are enough subjects, but GEE is valid only if
+    missing data are missing completely at random (no likelihood behind it). Inference
+    with the normal distribution (``df`` = inf), as statsmodels reports it.
+    ``covariance``: the working correlation times the scale.
+    """
+    a = _check_alpha(alpha)
+    _check_choice("working", working, ("unstructured", "exchangeable", "independence"))
+    d = _design(
+        data, outcome, subject, visit, arm, covariates, visits, treatment, reference,
+        covariate_by_visit,
+    )  # fmt: skip
+    import statsmodels.api as sm
+    from statsmodels.genmod import cov_struct as cs
+
+    struct = {
+        "unstructured": cs.Unstructured,
+        "exchangeable": cs.Exchangeable,
+        "independence": cs.Independence,
+    }[working]()
+    model = sm.GEE(
+        d.y, d.X, groups=d.subject, time=d.vidx.astype(np.int64), cov_struct=struct,
+        family=sm.families.Gaussian(),
+    )  # fmt: skip
+    fitted, converged, message = _fit_statsmodels(lambda: model.fit(maxiter=200), "gee")
+    C = _cell_contrasts(d, treatment, reference)
+    if fitted is None:
+        est = se = np.full(len(C), np.nan)
+    else:
+        V = np.asarray(fitted.cov_params())
+        est = C @ np.asarray(fitted.params)
+        se = np.sqrt(np.einsum("cp,pq,cq->c", C, V, C))
+    lsmeans, differences = _tables(d, est, se, np.full(len(est), np.inf), treatment, reference, a)
+    T = len(d.visits)
+    if fitted is None:
+        R = np.full((T, T), np.nan)
+    elif working == "unstructured":
+        R = np.asarray(struct.dep_params)
+    elif working == "exchangeable":
+        R = np.full((T, T), float(struct.dep_params))
+        np.fill_diagonal(R, 1.0)
+    else:
+        R = np.eye(T)
+    return RepeatedMeasuresFit(
+        method=f"GEE ({working} working correlation, robust SE)",
+        outcome=outcome,
+        treatment=treatment,
+        reference=reference,
+        visits=d.visits,
+        lsmeans=lsmeans,
+        differences=differences,
+        covariance=_cov_frame(R * (np.nan if fitted is None else float(fitted.scale)), d),
+        n_subjects=len(d.subjects),
+        n_obs=len(d.y),
+        dropped=d.dropped,
+        loglik=None,
+        converged=converged,
+        message=message,
+        alpha=a,
+        synthetic=d.synthetic,
+        note=(
+            "robust (sandwich) SE, normal approximation; valid if missing data are "
+            "missing completely at random"
+        ),
+    )
+
+
+def mixed_random_intercept(
+    data: pd.DataFrame,
+    outcome: str = "CHG",
+    *,
+    subject: str = "USUBJID",
+    visit: str = "AVISITN",
+    arm: str = "ARM",
+    covariates: Sequence[str] = ("BASE",),
+    visits: Sequence[Hashable] | None = None,
+    treatment: str = "UC-MSC",
+    reference: str = "Placebo",
+    covariate_by_visit: bool = True,
+    alpha: float = 0.05,
+) -> RepeatedMeasuresFit:
+    """The MMRM's mean model with a random intercept per subject (statsmodels MixedLM,
+    REML), same data handling as :func:`mmrm`.
+
+    A random intercept b_i ~ N(0, tau^2) plus independent errors N(0, sigma^2) is
+    compound symmetry: the same variance tau^2 + sigma^2 at every visit and the same
+    correlation tau^2 / (tau^2 + sigma^2) between any two visits. If the true covariance
+    is not like that (variances that grow over time, correlations that fade), its SEs are
+    off. Model-based SEs, inference with the normal distribution (``df`` = inf), as
+    statsmodels reports them. ``covariance``: the implied compound-symmetry matrix.
+    """
+    a = _check_alpha(alpha)
+    d = _design(
+        data, outcome, subject, visit, arm, covariates, visits, treatment, reference,
+        covariate_by_visit,
+    )  # fmt: skip
+    import statsmodels.api as sm
+
+    model = sm.MixedLM(d.y, d.X, groups=d.subject)
+    # statsmodels' default optimiser (BFGS); with method="lbfgs" statsmodels 0.15 can
+    # stop at a singular point with an infinite log-likelihood and call it converged (fev_data)
+    fitted, converged, message = _fit_statsmodels(
+        lambda: model.fit(reml=True), "mixed_random_intercept"
+    )
+    if fitted is not None and not np.isfinite(fitted.llf):
+        converged, message = False, "infinite log-likelihood at the end point"
+        warnings.warn(
+            f"mixed_random_intercept did not converge ({message}); its estimates must not be "
+            "reported",
+            ConvergenceWarning,
+            stacklevel=2,
+        )
+    p = d.X.shape[1]
+    C = _cell_contrasts(d, treatment, reference)
+    T = len(d.visits)
+    if fitted is None:
+        est = se = np.full(len(C), np.nan)
+        S = np.full((T, T), np.nan)
+    else:
+        V = np.asarray(fitted.cov_params())[:p, :p]
+        est = C @ np.asarray(fitted.fe_params)
+        se = np.sqrt(np.einsum("cp,pq,cq->c", C, V, C))
+        tau2 = float(np.asarray(fitted.cov_re)[0, 0])
+        S = np.full((T, T), tau2) + np.eye(T) * float(fitted.scale)
+    lsmeans, differences = _tables(d, est, se, np.full(len(est), np.inf), treatment, reference, a)
+    return RepeatedMeasuresFit(
+        method="Mixed model, random intercept (compound symmetry, REML)",
+        outcome=outcome,
+        treatment=treatment,
+        reference=reference,
+        visits=d.visits,
+        lsmeans=lsmeans,
+        differences=differences,
+        covariance=_cov_frame(S, d),
+        n_subjects=len(d.subjects),
+        n_obs=len(d.y),
+        dropped=d.dropped,
+        loglik=None if fitted is None else float(fitted.llf),
+        converged=converged,
+        message=message,
+        alpha=a,
+        synthetic=d.synthetic,
+        note="compound symmetry (equal variances and correlations), normal approximation",
+    )
