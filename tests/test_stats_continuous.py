@@ -213,7 +213,13 @@ def test_one_visit_functions_use_analysis_records_of_one_parameter():
     with pytest.raises(ValueError, match="merge the arm from ADSL"):
         C.ttest_week(derive.derive_adlb(data["ADLB"]))
     with pytest.raises(ValueError, match="on must be one of"):
-        C.ttest_week(adlb, on="PCHG")
+        C.ttest_week(adlb, on="BASE")
+    # percent change: the same two-sample t-test as scipy's on the PCHG values
+    wk = adlb[(adlb.PARAMCD == "HBA1C") & (adlb.AVISITN == 48) & (adlb.ANL01FL == "Y")]
+    ref = sps.ttest_ind(wk.loc[wk.ARM == "UC-MSC", "PCHG"], wk.loc[wk.ARM == "Placebo", "PCHG"])
+    pct = C.ttest_week(adlb, on="PCHG")
+    assert pct.statistic == pytest.approx(ref.statistic) and pct.p == pytest.approx(ref.pvalue)
+    assert "percent change" in pct.measure
 
 
 # --------------------------------------------------------------------------- other models

@@ -286,6 +286,10 @@ class _Job:
     stage: Path
     report: bool
     edition: str
+    env: dict[str, str]  # added to the kernel's environment
+
+
+_BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def _execute(job: _Job) -> Outcome:
@@ -309,7 +313,8 @@ def _execute(job: _Job) -> Outcome:
         pm.execute_notebook(
             source, str(out_nb), parameters=job.parameters, kernel_name="python3",
             progress_bar=False, request_save_on_cell_execute=False, cwd=str(job.path.parent),
-            kernel_manager_class=_ipc_kernel_manager(), shutdown_kernel="immediate",
+            kernel_manager_class=_ipc_kernel_manager(job.env), shutdown_kernel="immediate",
+            start_timeout=300,  # a kernel starts in ~1 s, but a loaded shared machine is slow
         )  # fmt: skip
     except pm.PapermillExecutionError as e:
         ok = False
@@ -353,12 +358,14 @@ def without_solutions(nb: Any) -> Any:
     return clean
 
 
-def _ipc_kernel_manager() -> type:
-    """A kernel manager that talks to its kernel over IPC sockets in a short temp folder.
+def _ipc_kernel_manager(env: Mapping[str, str] | None = None) -> type:
+    """A kernel manager that talks to its kernel over IPC sockets in a short temp folder,
+    and starts it with ``env`` added to this process's environment.
 
     IPC avoids the kernel's "running over TCP without encryption" warning at every start;
     the folder is short because a socket path must stay under ~100 bytes.
     """
+    extra = dict(env or {})
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
@@ -367,6 +374,10 @@ def _ipc_kernel_manager() -> type:
             super().__init__(**kwargs)
             self._folder = tempfile.mkdtemp(prefix="tk-")
             self.connection_file = os.path.join(self._folder, "kernel.json")
+
+        async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
+            kw["env"] = {**(kw.get("env") or os.environ), **extra}
+            return await super()._async_pre_start_kernel(**kw)
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             await super()._async_cleanup_resources(restart)
@@ -486,11 +497,14 @@ def render(
     out.mkdir(parents=True, exist_ok=True)
     _import_papermill()  # once, in the parent; forked workers inherit it
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
+    # kernels side by side: one BLAS thread each, not one per core each (oversubscribed
+    # BLAS threads made small solves 50-100x slower here); the user's own setting wins
+    threads = {} if jobs == 1 else {v: os.environ.get(v, "1") for v in _BLAS_THREADS}
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     tasks = []
     for path in paths:
         (staging / path.stem).mkdir()
-        tasks.append(_Job(path, full[path], staging / path.stem, report, edition))
+        tasks.append(_Job(path, full[path], staging / path.stem, report, edition, threads))
     outcomes: dict[str, Outcome] = {}
     total = len(tasks)
     say(f"rendering {total} notebook{'s' * (total != 1)} ({edition} edition) into {out}, "

@@ -309,6 +309,10 @@ def _one_visit(
 
 
 # =========================================================================== one visit
+#: What ``ttest_week`` and ``ancova`` can analyse, and how results name it.
+_ON = {"CHG": "change from baseline", "PCHG": "percent change from baseline", "AVAL": "value"}
+
+
 def ttest_week(
     adlb: pd.DataFrame,
     param: str = "HBA1C",
@@ -327,12 +331,13 @@ def ttest_week(
     there is a PARAMCD column) at ``AVISITN == visit``, analysis records only when
     ANL01FL is there, and with a non-missing ``on``: the subjects observed at that visit
     (complete cases: whoever has no value there is left out, an assumption of missing
-    completely at random). ``on``: "CHG" (change from baseline; the paper's "decrease")
-    or "AVAL" (the value at the visit, ignoring baseline). ``equal_var``: Student's
+    completely at random). ``on``: "CHG" (change from baseline; the paper's "decrease"),
+    "PCHG" (percent change from baseline, e.g. of the insulin dose) or "AVAL" (the value
+    at the visit, ignoring baseline). ``equal_var``: Student's
     t-test (pooled variance) if True, Welch's if False. The interval is scipy's
     (t quantile x SE).
     """
-    _check_choice("on", on, ("CHG", "AVAL"))
+    _check_choice("on", on, tuple(_ON))
     a = _check_alpha(alpha)
     if not isinstance(equal_var, bool):
         raise ValueError(f"equal_var must be True or False, got {equal_var!r}")
@@ -356,7 +361,7 @@ def ttest_week(
     else:
         se = math.sqrt(v1 / n1 + v2 / n2)
     kind = "Student" if equal_var else "Welch"
-    what = "change from baseline" if on == "CHG" else "value"
+    what = _ON[on]
     return ArmDifference(
         measure=f"{param} {what}: {treatment} minus {reference}",
         estimate=diff,
@@ -394,7 +399,7 @@ def ancova(
     the baseline's coefficient by 1). Assumes a common residual variance and a common
     slope of the baseline in both arms. t reference distribution with n - k residual df.
     """
-    _check_choice("on", on, ("CHG", "AVAL"))
+    _check_choice("on", on, tuple(_ON))
     a = _check_alpha(alpha)
     covariates = list(covariates)
     rows = _one_visit(adlb, param, visit, [arm, on, *covariates], "adlb")
@@ -408,7 +413,7 @@ def ancova(
     if fit.df_resid < 1:
         raise ValueError(f"too few subjects at visit {visit} for the ANCOVA ({len(rows)})")
     low, high = fit.conf_int(alpha=a)[1]
-    what = "change from baseline" if on == "CHG" else "value"
+    what = _ON[on]
     return ArmDifference(
         measure=f"{param} {what}: {treatment} minus {reference}",
         estimate=float(fit.params[1]),
