@@ -112,3 +112,13 @@ def test_figures_from_patient_data_are_captioned_synthetic(reports):
                 pytest.fail(
                     f"{path.stem}: a figure without a synthetic caption: {cell.source[:120]!r}"
                 )
+
+
+def test_assumptions_used_as_notebook_defaults_agree_with_the_assumptions_file():
+    """An assumption a notebook exposes as a parameter has one value: the file's."""
+    from trialkit import cohort
+
+    a = cohort.assumptions()
+    assert params.SPECS["10_bayesian_reanalysis"]["prior_rate"].default == a["prior_rate"].value
+    assert params.SPECS["08_safety"]["population"].default == a["safety_population"].value
+    assert a["cgm_denominators"].value == {"UC-MSC": 37, "Placebo": 36}

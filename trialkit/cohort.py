@@ -139,6 +139,8 @@ _GROUPS: Final[tuple[str, ...]] = (
     "reconstruction",
     "safety",
 )
+#: Groups whose entries notebooks use and the generator does not (checked only for shape).
+_NOTEBOOK_GROUPS: Final[tuple[str, ...]] = ("analysis", "safety")
 _VERSION: Final[str] = "0.1.0"
 
 
@@ -302,9 +304,18 @@ _CHECKS: Final[dict[str, Callable[[Any], None]]] = {
 }
 
 
+def _plain_value(v: Any) -> None:
+    """A notebook's assumption: a number, string or bool, or a list/mapping of them."""
+    leaves = v.values() if isinstance(v, dict) else v if isinstance(v, list) else [v]
+    _need(
+        all(isinstance(x, bool | int | float | str) for x in leaves),
+        "a number, string or true/false, or a list or mapping of them",
+    )
+
+
 def _check(name: str, value: Any, where: str) -> None:
     try:
-        _CHECKS[name](value)
+        _CHECKS.get(name, _plain_value)(value)
     except AssumptionError as e:
         raise AssumptionError(f"{where}: assumption {name!r}: {e}") from None
     except (KeyError, TypeError) as e:
@@ -324,10 +335,18 @@ def _load_assumptions(path: str, mtime: float) -> dict[str, Assumption]:
         raise AssumptionError(f"{path}: expected a top-level mapping 'assumptions:'")
     entries = raw["assumptions"]
     missing = sorted(set(_CHECKS) - set(entries))
-    unknown = sorted(set(entries) - set(_CHECKS))
+    # the generator's own numbers each have a check; other entries are analysis choices
+    # made in notebooks (priors, analysis sets ...) and must say so by their group
+    unknown = sorted(
+        name
+        for name, e in entries.items()
+        if name not in _CHECKS and not (isinstance(e, dict) and e.get("group") in _NOTEBOOK_GROUPS)
+    )
     if missing or unknown:
         raise AssumptionError(
-            f"{path}: missing assumption(s) {missing}; unknown assumption(s) {unknown}"
+            f"{path}: missing assumption(s) {missing}; unknown assumption(s) {unknown} "
+            "(an assumption used only by notebooks belongs to group "
+            f"{' or '.join(_NOTEBOOK_GROUPS)})"
         )
     out: dict[str, Assumption] = {}
     fields = {"value", "unit", "reason", "parameter", "group"}
