@@ -50,7 +50,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import numpy as np
@@ -1017,19 +1017,13 @@ def responder_mi(
         k.append(rng.binomial(mm, rate))
     est, var = _wald_rd(x1 + k[0], n1 + m1, x2 + k[1], n2 + m2)
     res = rubin(est, var, None, alpha, "risk difference")
-    return _replace(
+    return replace(
         res,
         method=(
             f"MI of the responder outcome from the arm's rate (Beta({a0:g}, {b0:g}) prior), "
             f"m = {m}, Wald variance, Rubin's rules"
         ),
     )
-
-
-def _replace(res: PooledEstimate, **changes: Any) -> PooledEstimate:
-    from dataclasses import replace
-
-    return replace(res, **changes)
 
 
 def responder_analyses(
@@ -1051,9 +1045,10 @@ def responder_analyses(
     (x1/(n1 + m1) vs x2/(n2 + m2)), "best case" and "worst case" for the treatment (every
     missing treated patient a responder and no missing control, and the reverse), and
     "multiple imputation" (:func:`responder_mi`). Columns: analysis, treated, control (the
-    tables as "x/n"; for MI the mean imputed counts), rd (fraction), low, high (Wald
+    tables as "x/n"; for MI "x/n + m imputed"), rd (fraction), low, high (Wald
     interval; for MI Rubin's t interval), p (``test`` for the first four, Rubin's t-test
     for MI), test, significant, assumption (what the analysis assumes about the missing).
+    ``attrs["mi"]`` holds the MI's :class:`PooledEstimate`.
     """
     x1, n1, m1, x2, n2, m2 = _check_missing_counts(x1, n1, m1, x2, n2, m2)
     test = _check_choice("test", test, tuple(TIPPING_TESTS))
