@@ -122,3 +122,7 @@ def test_assumptions_used_as_notebook_defaults_agree_with_the_assumptions_file()
     assert params.SPECS["10_bayesian_reanalysis"]["prior_rate"].default == a["prior_rate"].value
     assert params.SPECS["08_safety"]["population"].default == a["safety_population"].value
     assert a["cgm_denominators"].value == {"UC-MSC": 37, "Placebo": 36}
+    nb07 = params.SPECS["07_missing_data_and_estimands"]
+    assert {k: nb07[f"dropout_{k}"].default for k in ("mechanism", "rate", "slope")} == (
+        a["teaching_dropout"].value
+    )
