@@ -21,6 +21,7 @@ report: $(STAMP)            ## render every notebook into reports/ (ipynb, html,
 
 test: $(STAMP)              ## lint, unit tests, and a papermill run of every notebook
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest
 
 lint: $(STAMP)
