@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
@@ -54,16 +55,10 @@ SYNTHETIC_CAPTION = "SYNTHETIC DATA: simulated patients, not the trial's"
 def caption(ax: Axes, text: str = "", synthetic: bool = False) -> Axes:
     """Write a caption under the figure; with ``synthetic`` it starts with the warning.
 
-    The figure's layout is tightened to leave room for it, so it never overlaps the axes.
+    The figure's layout is tightened to leave room for it (and for a suptitle), so it
+    never overlaps the axes.
     """
-    words = " ".join(w for w in (SYNTHETIC_CAPTION + "." if synthetic else "", text) if w)
-    fig = ax.figure
-    if words:
-        fig.text(
-            0.01, 0.01, words, fontsize=8, ha="left", va="bottom", wrap=True,
-            color="firebrick" if synthetic else "0.3",
-        )  # fmt: skip
-    fig.tight_layout(rect=(0, 0.07 if words else 0, 1, 1))
+    _caption_figure(ax.figure, text, synthetic)
     return ax
 
 
@@ -594,8 +589,8 @@ def distributions(
     return axes
 
 
-def _caption_figure(fig, note: str, synthetic: bool) -> None:
-    """``caption`` for a figure of several axes (room kept for a suptitle)."""
+def _caption_figure(fig: Figure, note: str, synthetic: bool) -> None:
+    """``caption`` for a whole figure, however many axes (room kept for a suptitle)."""
     words = " ".join(w for w in (SYNTHETIC_CAPTION + "." if synthetic else "", note) if w)
     if words:
         fig.text(
