@@ -361,9 +361,7 @@ def threshold_grid(
             i, j = list(pct.index).index(chosen[0]), list(pct.columns).index(chosen[1])
             ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="black", lw=2.2))
     fig.colorbar(im, cax=bar_ax, label="responders (%)")
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     return axes
 
 
@@ -493,9 +491,7 @@ def patient_traces(
             ax.set_title(f"{lab}\n" * (i == 0) + f"{what}: {status}", fontsize=9, color=colour)
             if i == 1:
                 ax.set_xlabel("study day")
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     return axes
 
 
@@ -583,14 +579,15 @@ def distributions(
         ax.set_ylabel(ylabel if ax in axes[:, 0] else "")
     for ax in flat[len(cols) :]:
         ax.set_visible(False)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     return axes
 
 
-def _caption_figure(fig: Figure, note: str, synthetic: bool) -> None:
-    """``caption`` for a whole figure, however many axes (room kept for a suptitle)."""
+def _caption_figure(fig: Figure, note: str, synthetic: bool, title: str = "") -> None:
+    """``caption`` for a whole figure, however many axes, under an optional ``title``
+    (a suptitle, for which room is kept)."""
+    if title:
+        fig.suptitle(title, fontsize=11)
     words = " ".join(w for w in (SYNTHETIC_CAPTION + "." if synthetic else "", note) if w)
     if words:
         fig.text(
@@ -689,9 +686,7 @@ def scenario_grid(
     axes[1].legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False
     )
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     return axes
 
 
@@ -756,9 +751,7 @@ def ae_dotplot(
     for ax in axes:
         ax.grid(axis="y", color="0.9")
         ax.set_ylim(-0.7, len(rows) - 0.3)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     return axes
 
 
@@ -1267,9 +1260,7 @@ def trajectories(
     handles = [Line2D([], [], color=_ARM_COLOURS.get(a, "0.3"), lw=2, label=a) for a in arms]
     axes[0].legend(handles=handles, fontsize=8, frameon=False, loc="best")
     axes[1].legend(fontsize=8, frameon=False, loc="best")
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     return axes
 
 
@@ -1352,9 +1343,7 @@ def correlation_maps(
         ax.set_title(name, fontsize=9.5)
         ax.set_xlabel("visit (week)", fontsize=8.5)
     axes[0, 0].set_ylabel("visit (week)", fontsize=8.5)
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="correlation")
     return axes[0]
 
@@ -1410,9 +1399,7 @@ def missing_pattern(
     axes[-1].legend(
         handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False
     )
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     return axes
 
 
@@ -1590,9 +1577,7 @@ def delta_tipping(
         handles=handles, fontsize=8, frameon=False, loc="lower left", bbox_to_anchor=(0, 1.0),
         ncols=min(len(handles), 3),
     )  # fmt: skip
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     return np.array([top, bottom])
 
 
@@ -1657,7 +1642,5 @@ def missing_simulation(
     axes[0, -1].legend(
         title="dropout", loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8, frameon=False
     )
-    if title:
-        fig.suptitle(title, fontsize=11)
-    _caption_figure(fig, note, synthetic)
+    _caption_figure(fig, note, synthetic, title=title)
     return axes
