@@ -97,18 +97,92 @@ def _default_out(reports: Path, edition: str) -> Path:
     return reports if edition == "reader" else reports / edition
 
 
+_MAX_YAML_BYTES = 1_000_000
+_MAX_MESSAGE = 300
+
+
+def _short(text: str, limit: int = _MAX_MESSAGE) -> str:
+    """``text`` on one line, cut to ``limit`` characters (error messages stay readable)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """A parameters file: a YAML mapping of parameter names to plain values.
+
+    Refused, with a short message naming the file (ValueError): a file that cannot be read,
+    is larger than 1 MB, is not UTF-8 text, is not valid YAML, uses anchors or aliases
+    (``&a`` / ``*a``: an alias bomb of a few hundred bytes would otherwise expand to
+    gigabytes), repeats a key (YAML would silently keep the last value), or is not a
+    mapping with text keys. Every message is at most about 300 characters.
+    """
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text())
+        size = path.stat().st_size
+        if size > _MAX_YAML_BYTES:
+            raise ValueError(f"{path}: parameters file too large ({size} bytes; at most 1 MB)")
+        raw = path.read_bytes()
+    except OSError as e:
+        message = f"{path}: cannot read the parameters file: {e.strerror or e}"
+        raise ValueError(_short(message)) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path}: not a text file (byte {raw[e.start]:#04x} at position {e.start} is not "
+            "UTF-8); a parameters file is YAML text, e.g. 'alpha: 0.01'"
+        ) from None
+    if "\x00" in text:
+        raise ValueError(f"{path}: not a text file (it contains NUL bytes)")
+
+    class _Loader(yaml.SafeLoader):
+        """SafeLoader without anchors, aliases or repeated keys."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                mark = event.start_mark
+                raise _Refused(
+                    f"line {mark.line + 1}: anchors and aliases (&name, *name) are not "
+                    "allowed in a parameters file; write each value out"
+                )
+            return super().compose_node(parent, index)
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue  # reported below as a non-text key
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise _Refused(
+                        f"key {_short(repr(key), 60)} appears twice (lines {seen[key]} and "
+                        f"{line}); give each parameter once"
+                    )
+                seen[key] = line
+            return super().construct_mapping(node, deep=deep)
+
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
+    except _Refused as e:
+        raise ValueError(_short(f"{path}: {e}")) from None
     except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML: {e}") from None
+        raise ValueError(_short(f"{path}: not valid YAML: {e}")) from None
+    except RecursionError:
+        raise ValueError(f"{path}: not valid YAML: nested too deeply") from None
     if data is None:
         return {}
     if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
         raise ValueError(f"{path}: expected a mapping of parameter names to values")
     return data
+
+
+class _Refused(Exception):
+    """A parameters file uses a YAML feature this project refuses."""
 
 
 if __name__ == "__main__":

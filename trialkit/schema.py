@@ -103,13 +103,18 @@ __all__ = [
     "UNITS",
     "VISITS",
     "VISIT_LABELS",
+    "DataWarning",
     "DatasetError",
     "Problem",
     "columns",
     "read",
     "target_day",
     "validate",
+    "usable",
     "validate_all",
+    "warnings_of",
+    "window",
+    "window_week",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -953,6 +958,281 @@ def validate_all(
 
 
 # ---------------------------------------------------------------------------------------
+# usable: can the derivations use the data as intended?
+# ---------------------------------------------------------------------------------------
+
+
+class DataWarning(UserWarning):
+    """Data the derivations can use, but only with a reading the analyst should know
+    about (shown on the page by :func:`read` through :mod:`warnings`)."""
+
+
+def window_week(ady: np.ndarray | pd.Series) -> np.ndarray:
+    """The scheduled visit (week) whose window holds each study day, as
+    ``derive.visit_windows`` assigns it: week 0 on or before day 1; after day 1 the visit
+    with the nearest target day (a midpoint goes to the later visit); days after the last
+    window are given the last visit here (``visit_windows`` drops them)."""
+    ady = np.asarray(ady, dtype=float)
+    post = np.asarray(VISITS[1:])
+    targets = target_day(post.astype(float))
+    mids = (targets[:-1] + targets[1:]) / 2
+    week = post[np.searchsorted(mids, ady, side="right")]
+    return np.where(ady <= 1, VISITS[0], week).astype("int64")
+
+
+def window(week: int) -> tuple[float, float]:
+    """First and last study day of the window of scheduled visit ``week`` (inclusive;
+    the last visit's window ends at ``derive.visit_windows``' default last day)."""
+    if week == VISITS[0]:
+        return -np.inf, 1.0
+    i = VISITS.index(week)
+    t = [target_day(w) for w in VISITS]
+    low = 2.0 if i == 1 else np.ceil((t[i - 1] + t[i]) / 2)
+    last = t[-1] + (t[-1] - t[-2]) / 2
+    high = last if i == len(VISITS) - 1 else np.ceil((t[i] + t[i + 1]) / 2) - 1
+    return float(low), float(high)
+
+
+def _days(week: int) -> str:
+    low, high = window(week)
+    return "on or before day 1" if week == VISITS[0] else f"days {low:g}-{high:g}"
+
+
+PRIMARY_VISIT = 48
+"""Week of the primary endpoint (HbA1c < 7 % and insulin dose halved at week 48)."""
+
+
+def _weeks(df: pd.DataFrame) -> pd.Series:
+    """The visit of each record: AVISITN when given, else the window of ADY (NaN after
+    the last window, as ``derive.visit_windows`` drops those)."""
+    if "AVISITN" in df.columns:
+        return df["AVISITN"].astype(float)
+    week = pd.Series(window_week(df["ADY"]), index=df.index, dtype=float)
+    return week.where(df["ADY"] <= window(VISITS[-1])[1])
+
+
+def usable(
+    data: Mapping[str, pd.DataFrame], sources: Mapping[str, str] | None = None
+) -> tuple[list[Problem], list[str]]:
+    """Rules about meaning that the row and type checks cannot see: would the derivations
+    of ``trialkit.derive`` and the notebooks give a confidently wrong number on these
+    (already validated) tables?
+
+    Refused (returned as problems): an empty ADSL, ADLB or ADEX; no randomized subject;
+    an arm with no randomized subject or no subject in the full analysis set (FAS);
+    a visit label that contradicts its study day (a "Baseline" record after the first
+    infusion, a post-baseline visit on or before day 1, a "Week N" record in the window
+    of another visit); a FAS subject without a baseline (a record on or before day 1) of
+    HbA1c or of the insulin dose; no HbA1c or no insulin-dose value at week 48 in the FAS;
+    an adverse event whose TRTEMFL contradicts its onset day (treatment-emergent means
+    onset on or after day 1).
+
+    Warned (returned as sentences; the data are used as described): a randomized subject
+    outside the FAS without a baseline; a baseline insulin dose of 0 (no percent change:
+    the subject counts as missing at week 48); a per-protocol arm without subjects;
+    records after the last visit window (not used); an ADAE with no rows (read as: no
+    adverse events).
+    """
+    sources = dict(sources or {})
+    problems: list[Problem] = []
+    notes: list[str] = []
+
+    def src(name: str) -> str:
+        return sources.get(name) or name
+
+    def where(name: str) -> _Where:
+        df = data[name].reset_index(drop=True)
+        return _Where(df, data[name].index, sources.get(name))
+
+    for name in ("ADSL", "ADLB", "ADEX"):
+        if name in data and len(data[name]) == 0:
+            problems.append(
+                Problem(name, "no rows (the table is empty): nothing to analyse", source=src(name))
+            )
+    if "ADAE" in data and len(data["ADAE"]) == 0:
+        notes.append(f"{src('ADAE')} has no rows: read as no adverse event in any subject.")
+    if problems or "ADSL" not in data:
+        return problems, notes
+
+    adsl = data["ADSL"]
+    rand = adsl.loc[adsl["RANDFL"] == "Y"]
+    fas = adsl.loc[adsl["FASFL"] == "Y"]
+    if rand.empty:
+        problems.append(
+            Problem(
+                "ADSL",
+                "no randomized subject (RANDFL is 'N' in every row): there is no trial to analyse",
+                "RANDFL",
+                source=src("ADSL"),
+            )
+        )
+    else:
+        for flag, words, fatal in (
+            ("RANDFL", "randomized subject", True),
+            ("FASFL", "subject in the full analysis set", True),
+            ("PPSFL", "subject in the per-protocol set", False),
+        ):
+            members = adsl.loc[adsl[flag] == "Y", "ARM"]
+            for arm in ARMS:
+                if (members == arm).any():
+                    continue
+                text = (
+                    f"arm {arm!r} has no {words} ({flag} 'Y'); every comparison needs both "
+                    f"arms ({', '.join(repr(a) for a in ARMS)})"
+                )
+                if fatal:
+                    problems.append(Problem("ADSL", text, "ARM", source=src("ADSL")))
+                else:
+                    notes.append(f"{src('ADSL')}: {text}; analyses of the PPS are not possible.")
+                break
+            if fatal and any(p.column == "ARM" for p in problems):
+                break
+
+    for name in ("ADLB", "ADEX"):
+        if name not in data:
+            continue
+        df = data[name].reset_index(drop=True)
+        w = where(name)
+        if "AVISITN" in df.columns:
+            given = df["AVISITN"].to_numpy()
+            ady = df["ADY"].to_numpy(dtype=float)
+            expected = window_week(ady)
+            base_late = (given == VISITS[0]) & (ady > 1)
+            post_early = (given != VISITS[0]) & (ady <= 1)
+            last = VISITS[-1]
+            other = (given != expected) & ~base_late & ~post_early
+            other &= ~((given == last) & (ady > window(last)[1]))  # late last visit: kept
+            if base_late.any():
+                problems.append(
+                    w.problem(
+                        name,
+                        "AVISIT",
+                        "a 'Baseline' record (AVISITN 0) after the first infusion (ADY > 1): a "
+                        "baseline is measured on or before day 1, so these records cannot be "
+                        "the baseline and the change from baseline would be lost; correct ADY "
+                        "or the visit",
+                        np.flatnonzero(base_late),
+                    )
+                )
+            if post_early.any():
+                problems.append(
+                    w.problem(
+                        name,
+                        "AVISIT",
+                        "a post-baseline visit on or before day 1 (before the first infusion): "
+                        "it would be taken as the baseline; correct ADY or the visit",
+                        np.flatnonzero(post_early),
+                    )
+                )
+            if other.any():
+                pos = np.flatnonzero(other)
+                first = pos[0]
+                problems.append(
+                    w.problem(
+                        name,
+                        "AVISIT",
+                        f"visit label contradicts the study day: e.g. {VISIT_LABELS[given[first]]}"
+                        f" on day {ady[first]:g}, which is in the window of "
+                        f"{VISIT_LABELS[expected[first]]} ({_days(expected[first])}); the "
+                        "windows are those of derive.visit_windows",
+                        pos,
+                    )
+                )
+        else:
+            after = df["ADY"] > window(VISITS[-1])[1]
+            if after.any():
+                notes.append(
+                    f"{src(name)}: {int(after.sum())} record(s) after day "
+                    f"{window(VISITS[-1])[1]:g} (the end of the Week {VISITS[-1]} window) "
+                    "belong to no scheduled visit and are not used."
+                )
+
+    if problems:
+        return problems, notes
+
+    for name, paramcd in (("ADLB", "HBA1C"), ("ADEX", "INSDOSE")):
+        if name not in data:
+            continue
+        df = data[name]
+        recs = df.loc[df["PARAMCD"] == paramcd]
+        have_base = set(recs.loc[recs["ADY"] <= 1, "USUBJID"])
+        lacking = fas.loc[~fas["USUBJID"].isin(have_base), "USUBJID"].tolist()
+        if lacking:
+            ids = ", ".join(repr(u) for u in lacking[:_SHOW_ROWS])
+            more = f" and {len(lacking) - _SHOW_ROWS} more" if len(lacking) > _SHOW_ROWS else ""
+            problems.append(
+                Problem(
+                    name,
+                    f"{len(lacking)} subject(s) of the full analysis set (FASFL 'Y') without a "
+                    f"baseline {paramcd} (a record on or before day 1): {ids}{more}; their "
+                    "change from baseline cannot be computed",
+                    "ADY",
+                    source=src(name),
+                )
+            )
+        others = rand.loc[
+            (rand["FASFL"] != "Y") & ~rand["USUBJID"].isin(have_base), "USUBJID"
+        ].tolist()
+        if others:
+            notes.append(
+                f"{src(name)}: {len(others)} randomized subject(s) outside the full analysis "
+                f"set without a baseline {paramcd}: "
+                + ", ".join(repr(u) for u in others[:_SHOW_ROWS])
+                + "; they count as missing in analyses of all randomized subjects."
+            )
+        at_primary = _weeks(recs) == PRIMARY_VISIT
+        if not fas.empty and not recs.loc[at_primary, "USUBJID"].isin(fas["USUBJID"]).any():
+            problems.append(
+                Problem(
+                    name,
+                    f"no {paramcd} value at Week {PRIMARY_VISIT} (the primary endpoint's visit, "
+                    f"{_days(PRIMARY_VISIT)}) for any subject of the full analysis set: every "
+                    "subject would count as a non-responder",
+                    "AVISITN" if "AVISITN" in df.columns else "ADY",
+                    source=src(name),
+                )
+            )
+        if paramcd == "INSDOSE":
+            base = recs.loc[recs["ADY"] <= 1].sort_values("ADY").groupby("USUBJID").tail(1)
+            zero = base.loc[base["AVAL"] == 0, "USUBJID"].tolist()
+            if zero:
+                notes.append(
+                    f"{src(name)}: baseline daily insulin dose 0 U/day for "
+                    + ", ".join(repr(u) for u in zero[:_SHOW_ROWS])
+                    + ": a percent change from 0 is undefined, so the insulin criterion is "
+                    "missing for them (counted by the missing-data rule)."
+                )
+
+    if "ADAE" in data and len(data["ADAE"]):
+        df = data["ADAE"].reset_index(drop=True)
+        w = where("ADAE")
+        bad = ((df["TRTEMFL"] == "Y") & (df["ASTDY"] < 1)) | (
+            (df["TRTEMFL"] == "N") & (df["ASTDY"] >= 1)
+        )
+        if bad.any():
+            problems.append(
+                w.problem(
+                    "ADAE",
+                    "TRTEMFL",
+                    "TRTEMFL contradicts the onset day: an event is treatment-emergent ('Y') "
+                    "exactly when it starts on or after day 1 (ASTDY >= 1, the first infusion)",
+                    np.flatnonzero(bad.to_numpy()),
+                )
+            )
+    return problems, notes
+
+
+def warnings_of(data: Mapping[str, pd.DataFrame]) -> list[str]:
+    """The warnings :func:`read` found for a data folder (``attrs["warnings"]`` of its
+    tables, each once, in order): data used with a reading the reader should know."""
+    seen: dict[str, None] = {}
+    for df in data.values():
+        for text in df.attrs.get("warnings", []):
+            seen[text] = None
+    return list(seen)
+
+
+# ---------------------------------------------------------------------------------------
 # read
 # ---------------------------------------------------------------------------------------
 
@@ -1034,4 +1314,15 @@ def read(folder: str | Path) -> dict[str, pd.DataFrame]:
         sources[name] = fname
     if problems:
         raise DatasetError(problems)
-    return validate_all(raw, sources=sources)
+    out = validate_all(raw, sources=sources)
+    problems, notes = usable(out, sources)
+    if problems:
+        raise DatasetError(problems)
+    for df in out.values():
+        df.attrs["warnings"] = list(notes)
+    if notes:
+        import warnings
+
+        for text in notes:
+            warnings.warn(text, DataWarning, stacklevel=2)
+    return out
