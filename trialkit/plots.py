@@ -52,13 +52,19 @@ __all__ = [
 SYNTHETIC_CAPTION = "SYNTHETIC DATA: simulated patients, not the trial's"
 
 
-def caption(ax: Axes, text: str = "", synthetic: bool = False) -> Axes:
-    """Write a caption under the figure; with ``synthetic`` it starts with the warning.
+def caption(
+    ax: Axes, text: str = "", synthetic: bool | str | None = False, provenance: str | None = None
+) -> Axes:
+    """Write a caption under the figure, starting with its provenance when it has one.
+
+    ``provenance`` (or ``synthetic``, its older name) is "reconstructed", "simulated" or
+    "published" (see ``trialkit.text.PROVENANCE``); ``True`` reads as "reconstructed";
+    None/False: no label (the analyst's own data, or no patients in the figure).
 
     The figure's layout is tightened to leave room for it (and for a suptitle), so it
     never overlaps the axes.
     """
-    _caption_figure(ax.figure, text, synthetic)
+    _caption_figure(ax.figure, text, provenance or synthetic)
     return ax
 
 
@@ -583,12 +589,17 @@ def distributions(
     return axes
 
 
-def _caption_figure(fig: Figure, note: str, synthetic: bool, title: str = "") -> None:
+def _caption_figure(
+    fig: Figure, note: str, synthetic: bool | str | None, title: str = ""
+) -> None:
     """``caption`` for a whole figure, however many axes, under an optional ``title``
-    (a suptitle, for which room is kept)."""
+    (a suptitle, for which room is kept). ``synthetic``: a provenance kind or bool."""
+    from trialkit.text import provenance_label
+
     if title:
         fig.suptitle(title, fontsize=11)
-    words = " ".join(w for w in (SYNTHETIC_CAPTION + "." if synthetic else "", note) if w)
+    label = provenance_label(synthetic)
+    words = " ".join(w for w in (label + "." if label else "", note) if w)
     if words:
         fig.text(
             0.01,
@@ -598,7 +609,7 @@ def _caption_figure(fig: Figure, note: str, synthetic: bool, title: str = "") ->
             ha="left",
             va="bottom",
             wrap=True,
-            color="firebrick" if synthetic else "0.3",
+            color="firebrick" if synthetic and synthetic != "published" else "0.3",
         )
     top = 0.94 if fig.get_suptitle() else 1
     fig.tight_layout(rect=(0, 0.07 if words else 0, 1, top))

@@ -62,37 +62,30 @@ _KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 #: Values recorded in this process (outside a kernel, or for inspection in one).
 RECORDED: dict[str, Any] = {}
+#: The environment variable naming the JSON-lines file ``record`` appends to.
+RECORDS_ENV = "TRIALKIT_RECORDS"
 
 
 # --------------------------------------------------------------------------- record
 def record(key: str, value: Any) -> None:
     """Keep ``value`` under ``key`` in this notebook's report (``reports/NAME.json``).
 
-    Inside a kernel the value travels in the notebook's output (a display of MIME type
-    ``application/vnd.trialkit.record+json`` with a one-line text version), so the
-    executed notebook itself carries its results; the runner collects them. Values must
-    be JSON-like: numbers, strings, booleans, None, lists/tuples, dicts with string keys,
-    numpy scalars and arrays, or objects with an ``as_dict()`` method. NaN is stored as
-    null and infinities as the strings "inf" / "-inf".
+    Shows nothing on the page. Under the runner the value is appended, as one JSON line,
+    to the file named by the environment variable ``TRIALKIT_RECORDS`` (set per notebook);
+    the runner collects them into the report. Anywhere (JupyterLab, plain papermill) the
+    value is also kept in ``RECORDED`` for inspection. Values must be JSON-like: numbers,
+    strings, booleans, None, lists/tuples, dicts with string keys, numpy scalars and arrays,
+    or objects with an ``as_dict()`` method. NaN is stored as null and infinities as the
+    strings "inf" / "-inf".
     """
     if not isinstance(key, str) or not _KEY.match(key):
         raise ValueError(f"record key {key!r} must be a non-empty string of letters, digits, . _ -")
     plain = _jsonable(value, key)
     RECORDED[key] = plain
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return
-    if get_ipython() is None:
-        return
-    from IPython.display import display
-
-    text = json.dumps(plain)
-    if len(text) > 120:
-        text = text[:117] + "..."
-    display(
-        {MIME: {"key": key, "value": plain}, "text/plain": f"recorded {key} = {text}"}, raw=True
-    )
+    target = os.environ.get(RECORDS_ENV)
+    if target:
+        with open(target, "a", encoding="utf-8") as f:
+            f.write(json.dumps({"key": key, "value": plain}) + "\n")
 
 
 def _jsonable(value: Any, key: str) -> Any:
@@ -126,8 +119,10 @@ def _jsonable(value: Any, key: str) -> Any:
     )
 
 
-def collect_records(nb: Any) -> dict[str, Any]:
-    """Every value recorded in an executed notebook (a nbformat NotebookNode), in order."""
+def collect_records(nb: Any, lines: Path | None = None) -> dict[str, Any]:
+    """Every value recorded by an executed notebook, in order: from the JSON-lines file
+    ``lines`` the runner gave the kernel (``TRIALKIT_RECORDS``), and from any record
+    outputs left in the notebook ``nb`` by older versions."""
     out: dict[str, Any] = {}
     for cell in nb.cells:
         for output in cell.get("outputs", []):
@@ -135,10 +130,14 @@ def collect_records(nb: Any) -> dict[str, Any]:
             if MIME in data:
                 item = data[MIME]
                 out[item["key"]] = item["value"]
+    if lines is not None and lines.exists():
+        for line in lines.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                item = json.loads(line)
+                out[item["key"]] = item["value"]
     return out
 
 
-# --------------------------------------------------------------------------- discovery
 def notebooks(only: Sequence[str] | None = None, folder: Path = NOTEBOOKS) -> list[Path]:
     """The collection's notebooks in teaching order, or those named in ``only``.
 
@@ -306,6 +305,10 @@ def _execute(job: _Job) -> Outcome:
     if job.edition == "student":
         source = without_solutions(source)
         nbformat.write(source, job.stage / "student.ipynb")
+    records = job.stage / f"{name}.records.jsonl"
+    records.unlink(missing_ok=True)
+    # records travel in a side file (nothing on the page); no progress bars in outputs
+    kernel_env = {**job.env, RECORDS_ENV: str(records), "TQDM_DISABLE": "1"}
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     ok, message = True, ""
@@ -313,7 +316,7 @@ def _execute(job: _Job) -> Outcome:
         pm.execute_notebook(
             source, str(out_nb), parameters=job.parameters, kernel_name="python3",
             progress_bar=False, request_save_on_cell_execute=False, cwd=str(job.path.parent),
-            kernel_manager_class=_ipc_kernel_manager(job.env), shutdown_kernel="immediate",
+            kernel_manager_class=_ipc_kernel_manager(kernel_env), shutdown_kernel="immediate",
             start_timeout=300,  # a kernel starts in ~1 s, but a loaded shared machine is slow
         )  # fmt: skip
     except pm.PapermillExecutionError as e:
@@ -331,7 +334,7 @@ def _execute(job: _Job) -> Outcome:
         "status": "ok" if ok else "failed",
         "message": message,
         "parameters": job.parameters,
-        "records": collect_records(nb),
+        "records": collect_records(nb, records),
         "versions": versions(),
         "started": started.isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
@@ -340,6 +343,7 @@ def _execute(job: _Job) -> Outcome:
         "thumbnail": thumbnail,
     }
     (job.stage / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    records.unlink(missing_ok=True)
     return Outcome(name, ok, seconds, message, job.parameters)
 
 
