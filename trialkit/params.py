@@ -16,20 +16,25 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "COMBINATIONS",
     "DATA_DIR",
+    "LONG_RUN_SECONDS",
     "SPECS",
+    "Rule",
     "Param",
     "ParameterError",
     "check",
     "coerce",
     "data_folder",
     "defaults",
+    "estimate_seconds",
     "validate",
 ]
 
@@ -120,10 +125,31 @@ def data_folder(value: str) -> str | None:
     if not folder.is_dir():
         return f"is not a folder ({folder.resolve()} does not exist or is a file)"
     try:
-        schema.read(folder)
+        _read_folder(folder)
+    except schema.DatasetError as e:
+        return f"points at data the analyses cannot use:\n{e}"
     except ValueError as e:
         return f"points at data that do not meet the dataset contracts:\n{e}"
     return None
+
+
+_READ_CACHE: dict[tuple[Any, ...], Any] = {}
+
+
+def _read_folder(folder: Path) -> dict[str, Any]:
+    """``schema.read(folder)``, read once per process for the same files (same names,
+    sizes and modification times): the runner's checks and a notebook's read agree."""
+    from trialkit import schema
+
+    folder = Path(folder).resolve()
+    stamp = tuple(
+        sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.csv"))
+    )
+    key = (str(folder), stamp)
+    if key not in _READ_CACHE:
+        _READ_CACHE.clear()
+        _READ_CACHE[key] = schema.read(folder)
+    return _READ_CACHE[key]
 
 
 #: The ``data_dir`` parameter of every notebook that uses patient data.
@@ -428,6 +454,279 @@ SPECS: dict[str, dict[str, Param]] = {
 }
 
 
+# ---------------------------------------------------------------------------------------
+# Parameters that cannot work together, and run time
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A condition on several parameters of one notebook: ``check(full_parameters)``
+    returns why the combination cannot work and what would (or None when it works).
+    ``names`` are the parameters involved, named with their values in the message."""
+
+    names: tuple[str, ...]
+    check: Callable[[Mapping[str, Any]], str | None]
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, cut to ``limit`` characters (messages stay short)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _data(values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The analyst's data of ``data_dir`` (None for the synthetic patients); the folder
+    has passed ``data_folder`` already."""
+    return _read_folder(Path(values["data_dir"])) if values.get("data_dir") else None
+
+
+def _needs_adae(values: Mapping[str, Any]) -> str | None:
+    data = _data(values)
+    if data is None or "ADAE" in data:
+        return None
+    return (
+        "notebook 08 analyses adverse events, and this folder has no ADAE.csv; add ADAE.csv "
+        "(an ADAE.csv with only its header row means: no adverse events), or run the other "
+        "notebooks on it"
+    )
+
+
+def _population_arms(flags: Mapping[str, str]) -> Callable[[Mapping[str, Any]], str | None]:
+    """Both arms must have patients in the chosen population."""
+
+    def check(values: Mapping[str, Any]) -> str | None:
+        from trialkit import schema
+
+        data = _data(values)
+        if data is None:
+            return None
+        flag = flags[values["population"]]
+        adsl = data["ADSL"]
+        members = adsl.loc[adsl[flag] == "Y", "ARM"]
+        empty = [a for a in schema.ARMS if not (members == a).any()]
+        if not empty:
+            return None
+        fine = [
+            repr(k)
+            for k, f in flags.items()
+            if all((adsl.loc[adsl[f] == "Y", "ARM"] == a).any() for a in schema.ARMS)
+        ]
+        return (
+            f"arm {empty[0]!r} has no patient with {flag} 'Y' in ADSL.csv, so nothing can be "
+            f"compared; populations with both arms: {', '.join(fine) or 'none'}"
+        )
+
+    return check
+
+
+def _visit_has_data(values: Mapping[str, Any]) -> str | None:
+    """Notebook 06's single-visit analyses need 2 values per arm at ``analysis_visit``."""
+    from trialkit import schema
+
+    data = _data(values)
+    if data is None:
+        return None
+    week = values["analysis_visit"]
+    arms = data["ADSL"].set_index("USUBJID")["ARM"]
+    found = []
+    for name, paramcd in (("ADLB", "HBA1C"), ("ADEX", "INSDOSE")):
+        recs = data[name].loc[data[name]["PARAMCD"] == paramcd]
+        weeks = schema._weeks(recs)
+
+        def enough(w: float, recs: Any = recs, weeks: Any = weeks) -> bool:
+            at = recs.loc[weeks == w, "USUBJID"].map(arms)
+            return all((at == a).sum() >= 2 for a in schema.ARMS)
+
+        if not enough(week):
+            have = sorted(int(w) for w in weeks.dropna().unique() if w > 0 and enough(w))
+            found.append(
+                f"{name}.csv has fewer than 2 {paramcd} values per arm at week {week}; "
+                f"weeks with enough: {', '.join(map(str, have)) or 'none'}"
+            )
+    return "; ".join(found) or None
+
+
+def _imputable(values: Mapping[str, Any]) -> str | None:
+    """Notebook 07's multiple imputation needs 4 observed patients per arm at a visit."""
+    from trialkit import stats
+
+    data = _data(values)
+    if data is None:
+        return None
+    try:
+        wide = stats.visits_wide(data["ADSL"], data["ADLB"], "HBA1C", "randomized")
+        stats.multiple_imputation(wide, 2, 0)
+    except ValueError as e:
+        return (
+            f"the multiple imputation of notebook 07 cannot use these data ({e}); it needs at "
+            "least 4 patients per arm with an HbA1c value at each visit that has missing values"
+        )
+    return None
+
+
+def _delta_grid(values: Mapping[str, Any]) -> str | None:
+    step, top = values["delta_step"], values["delta_max"]
+    if step > top:
+        return (
+            f"the grid 0, {step:g}, ... stops at delta_max = {top:g} before its first step; "
+            f"choose delta_step <= {top:g} (e.g. {top / 20:g} for 21 points) or delta_max >= "
+            f"{step:g}"
+        )
+    if top / step > 2000:
+        return (
+            f"a grid of {top / step:.0f} deltas is too fine to compute; choose delta_step >= "
+            f"{top / 2000:g}"
+        )
+    return None
+
+
+def _priors(values: Mapping[str, Any]) -> str | None:
+    """Notebook 10's sceptical and enthusiastic priors exist for these settings.
+
+    The rule of ``stats.sceptical_prior`` / ``stats.enthusiastic_prior``: the prior's
+    strength s is searched from the weakest unimodal prior (both beta parameters >= 1,
+    s >= max(1/m, 1/(1 - m)) for each mean m) upwards, and the tail probability falls as
+    s grows; so a prior exists exactly when the weakest one still has at least
+    ``prior_tail`` in its tail (and, for the enthusiast, ``prior_rate +
+    clinically_relevant`` < 1). Checked here with the same functions, before any work.
+    """
+    from scipy import optimize
+
+    from trialkit import stats
+
+    rate, rel, tail = values["prior_rate"], values["clinically_relevant"], values["prior_tail"]
+    found = []
+
+    def sceptic_tail(r: float) -> float:
+        low = max(1 / rate, 1 / (1 - rate))
+        prior = stats.beta_prior(rate, low)
+        return stats.prob_greater(prior, prior, r)
+
+    here = sceptic_tail(rel)
+    if here < tail:
+        what = f"choose prior_tail <= {math.floor(here * 1000) / 1000:g}"
+        if sceptic_tail(1e-6) > tail:
+            best = optimize.brentq(lambda r: sceptic_tail(r) - tail, 1e-6, rel, xtol=1e-6)
+            what += f", or clinically_relevant <= {math.floor(best * 1000) / 1000:g}"
+        found.append(
+            f"no sceptical prior exists: even the weakest unimodal prior centred on "
+            f"prior_rate {rate:g} gives P(RD > {rel:g}) = {here:.3g} < prior_tail {tail:g} "
+            f"({what}{', or a prior_rate nearer 0.5' if rate != 0.5 else ''})"
+        )
+
+    def harm_tail(r: float) -> float:
+        hi = rate + r
+        low = max(1 / rate, 1 / (1 - rate), 1 / hi, 1 / (1 - hi))
+        return 1 - stats.prob_greater(stats.beta_prior(hi, low), stats.beta_prior(rate, low), 0)
+
+    if rate + rel >= 1:
+        found.append(
+            f"no enthusiastic prior exists: prior_rate + clinically_relevant = {rate + rel:g} "
+            f"is not a response rate below 1; choose clinically_relevant < {1 - rate:g}"
+        )
+    elif (harm := harm_tail(rel)) < tail:
+        what = []
+        if math.floor(harm * 1000) > 0:
+            what.append(f"prior_tail <= {math.floor(harm * 1000) / 1000:g}")
+        if harm_tail(1e-6) > tail:
+            best = optimize.brentq(lambda r: harm_tail(r) - tail, 1e-6, rel, xtol=1e-6)
+            what.append(f"clinically_relevant <= {math.floor(best * 1000) / 1000:g}")
+        found.append(
+            f"no enthusiastic prior exists: even the weakest unimodal priors (centred on "
+            f"{rate:g} and {rate + rel:g}) give P(RD < 0) = {harm:.3g} < prior_tail {tail:g}"
+            + (f"; choose {' or '.join(what)}" if what else "")
+        )
+    return "; ".join(found) or None
+
+
+_POPULATION_FLAGS = {"RANDFL": "RANDFL", "FASFL": "FASFL", "PPSFL": "PPSFL"}
+
+#: Cross-parameter rules per notebook, checked by :func:`validate` (so by the runner before
+#: anything runs, and by :func:`check` inside the notebook).
+COMBINATIONS: dict[str, tuple[Rule, ...]] = {
+    "04_endpoint_derivation": (
+        Rule(
+            ("data_dir", "population"),
+            _population_arms({"FAS": "FASFL", "randomized": "RANDFL", "PPS": "PPSFL"}),
+        ),
+    ),
+    "06_hba1c_and_insulin_over_time": (
+        Rule(("data_dir", "population"), _population_arms(_POPULATION_FLAGS)),
+        Rule(("data_dir", "analysis_visit"), _visit_has_data),
+    ),
+    "07_missing_data_and_estimands": (
+        Rule(("delta_step", "delta_max"), _delta_grid),
+        Rule(("data_dir",), _imputable),
+    ),
+    "08_safety": (
+        Rule(("data_dir",), _needs_adae),
+        Rule(("data_dir", "population"), _population_arms(_POPULATION_FLAGS)),
+    ),
+    "10_bayesian_reanalysis": (Rule(("clinically_relevant", "prior_rate", "prior_tail"), _priors),),
+}
+
+#: A run longer than this (seconds, by :func:`estimate_seconds`) needs an explicit flag.
+LONG_RUN_SECONDS = 600.0
+ALLOW_LONG_ENV = "TRIALKIT_ALLOW_LONG"
+
+#: The parameters that drive each notebook's run time (named in the refusal).
+RUN_TIME_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "01_trial_design": ("n_sequences",),
+    "03_synthetic_patients": ("ensemble_size", "jobs"),
+    "07_missing_data_and_estimands": (
+        "sim_trials",
+        "sim_mmrm",
+        "sim_imputations",
+        "n_imputations",
+        "delta_max",
+        "delta_step",
+        "responder_test",
+    ),  # fmt: skip
+    "09_power_and_sample_size": ("n_sim",),
+    "10_bayesian_reanalysis": ("ensemble_size", "mc_draws"),
+}
+
+
+def estimate_seconds(notebook: str, values: Mapping[str, Any]) -> float:
+    """Rough wall time of one notebook, in seconds, from its parameters.
+
+    A fixed part plus the parts that grow with the simulation sizes, calibrated on the
+    runner's measured times with the defaults (``reports/NAME.json`` ``seconds``, two
+    cores shared with other work, November 2026: 01 6 s, 03 31 s, 07 17 s, 09 33 s,
+    10 13 s) and on the per-unit costs in the parameters' help (07: 35 ms per simulated
+    trial, 1.2 s more with ``sim_mmrm``). Good to a factor of about 2-3: enough to tell
+    minutes from hours.
+    """
+    v = {**defaults(notebook), **values}
+    cores = os.cpu_count() or 1
+    if notebook == "01_trial_design":
+        return 4.0 + 1e-4 * v["n_sequences"]
+    if notebook == "03_synthetic_patients":
+        workers = min(v["jobs"] or cores, cores)
+        return 16.0 + 0.1 * v["ensemble_size"] / max(1, workers)
+    if notebook == "07_missing_data_and_estimands":
+        n_delta = v["delta_max"] / v["delta_step"] + 1
+        grid = v["n_imputations"] * (2 * n_delta + 3 * n_delta) * 4e-4
+        slow_test = v["responder_test"] in ("barnard", "boschloo")
+        tests = 0.05 * (2 * v["n_imputations"] + 100) if slow_test else 0.0
+        per_trial = 0.005 + 0.003 * v["sim_imputations"] + (1.2 if v["sim_mmrm"] else 0.0)
+        return 4.0 + grid + tests + v["sim_trials"] * per_trial
+    if notebook == "09_power_and_sample_size":
+        return 5.0 + 1.4e-3 * v["n_sim"]
+    if notebook == "10_bayesian_reanalysis":
+        return 6.0 + 0.03 * v["ensemble_size"] + 1.5e-6 * v["mc_draws"]
+    return 5.0
+
+
 def defaults(notebook: str) -> dict[str, Any]:
     """The default value of every parameter of ``notebook``."""
     return {name: p.default for name, p in _spec(notebook).items()}
@@ -463,13 +762,19 @@ def coerce(notebook: str, name: str, text: str) -> Any:
     return text
 
 
-def validate(notebook: str, values: Mapping[str, Any]) -> dict[str, Any]:
+def validate(
+    notebook: str, values: Mapping[str, Any], *, allow_long: bool | None = None
+) -> dict[str, Any]:
     """Check ``values`` against the notebook's declared parameters.
 
     Returns the full parameter set (defaults overlaid with ``values``; paths made
-    absolute). Raises one
-    ParameterError listing every problem, each naming the parameter, its value and what
-    is allowed. Nothing else is done, so a caller can validate before executing anything.
+    absolute). Raises one ParameterError listing every problem, each naming the parameter,
+    its value and what is allowed; then the combinations of values that cannot work
+    together (``COMBINATIONS``: both parameters named, and what would work); then a run
+    longer than ``LONG_RUN_SECONDS`` by :func:`estimate_seconds`, unless ``allow_long``
+    (default: the environment variable ``TRIALKIT_ALLOW_LONG`` is set, as the runner's
+    ``--allow-long`` does for its kernels). Nothing else is done, so a caller can validate
+    before executing anything.
     """
     spec = _spec(notebook)
     problems = []
@@ -479,13 +784,33 @@ def validate(notebook: str, values: Mapping[str, Any]) -> dict[str, Any]:
             continue
         why = spec[name].problem(value)
         if why:
-            problems.append(f"{notebook}: parameter {name!r} = {value!r} {why} ({spec[name].help})")
+            problems.append(
+                f"{notebook}: parameter {name!r} = {_show(value)} {why} ({spec[name].help})"
+            )
     if problems:
         raise ParameterError("\n".join(problems))
     full = {**defaults(notebook), **values}
     for name, p in spec.items():  # a notebook may run in another folder than the caller
         if p.path and full[name]:
             full[name] = str(Path(full[name]).resolve())
+    for rule in COMBINATIONS.get(notebook, ()):
+        why = rule.check(full)
+        if why:
+            shown = ", ".join(f"{n} = {_show(full[n])}" for n in rule.names)
+            problems.append(f"{notebook}: parameters {shown} do not work together: {why}")
+    if problems:
+        raise ParameterError("\n".join(problems))
+    if allow_long is None:
+        allow_long = os.environ.get(ALLOW_LONG_ENV, "") not in ("", "0")
+    seconds = estimate_seconds(notebook, full)
+    if seconds > LONG_RUN_SECONDS and not allow_long:
+        raise ParameterError(
+            f"{notebook}: these parameters would run for about {_duration(seconds)} (estimate; "
+            f"the limit is {_duration(LONG_RUN_SECONDS)}): "
+            + ", ".join(f"{n} = {_show(full[n])}" for n in RUN_TIME_PARAMETERS.get(notebook, ()))
+            + "; choose smaller values, or allow a long run explicitly "
+            f"(python -m trialkit run --allow-long, or {ALLOW_LONG_ENV}=1)"
+        )
     return full
 
 
