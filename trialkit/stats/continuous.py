@@ -480,7 +480,8 @@ def _design(
         chosen = list(visits)
         if not chosen:
             raise ValueError("visits must name at least one visit")
-        absent = [v for v in chosen if v not in set(data[visit])]
+        present = set(pd.unique(data[visit]))
+        absent = [v for v in chosen if v not in present]
         if absent:
             raise ValueError(f"visits {absent} are not values of column {visit!r}")
     everyone = pd.unique(data[subject])
@@ -516,7 +517,7 @@ def _design(
                 "baseline visit?); pass the post-baseline visits as visits=..."
             )
     used = pd.unique(rows[subject])
-    dropped = tuple(str(s) for s in everyone if s not in set(used))
+    dropped = tuple(str(s) for s in everyone[~pd.Index(everyone).isin(used)])
     codes, subjects = pd.factorize(rows[subject], sort=False)
     vidx = rows["_v"].to_numpy()
     cols, names, cells = [], [], {}
@@ -539,7 +540,11 @@ def _design(
             cols.append(xc)
             names.append(c)
     X = np.column_stack(cols)
-    if np.linalg.matrix_rank(X) < X.shape[1]:
+    # rank of X from the eigenvalues of the column-equilibrated X'X (p x p: cheaper than
+    # an SVD of the N x p matrix)
+    norms = np.sqrt(np.einsum("np,np->p", X, X))
+    XtX = (X.T @ X) / np.outer(norms, norms) if np.all(norms > 0) else np.zeros((1, 1))
+    if np.linalg.eigvalsh(XtX)[0] < 1e-10 * X.shape[1]:
         raise ValueError(
             "the model's design matrix is rank deficient (a covariate constant within a "
             "visit?); drop that covariate or set covariate_by_visit=False"
@@ -642,34 +647,64 @@ def _cov_frame(S: np.ndarray, d: _Design) -> pd.DataFrame:
 
 # =========================================================================== MMRM (REML)
 class _Reml:
-    """-2 x REML log-likelihood of a linear model with an unstructured covariance.
+    """-2 x REML log-likelihood of a linear model with a structured covariance over
+    visits, with its exact gradient and Hessian.
 
-    Subjects are grouped by their pattern of observed visits, so that each group needs
-    one Cholesky factor. Parameters ``theta``: the lower triangle of the Cholesky factor
-    L of the T x T covariance Sigma = L L' (row by row), with the diagonal on the log
-    scale. The outcome is scaled by ``scale`` (its SD) inside, so that every parameter
-    is of order 1; results are scaled back by the callers.
+    Subjects are grouped by their pattern of observed visits; per pattern g the data
+    enter only through moment arrays padded to the T visits (zeros at unobserved
+    visits): ``XX[g, a, b] = sum_i x_ia x_ib'`` (p x p), ``Xy[g, a, b] = sum_i x_ia
+    y_ib``, ``yy[g, a, b] = sum_i y_ia y_ib`` and the subject count ``m[g]``. Each
+    evaluation is then a handful of array operations whose size does not grow with the
+    number of subjects, and no Python loop over subjects or patterns.
+
+    ``structure``: "unstructured" (parameters ``theta``: the lower triangle of the
+    Cholesky factor L of Sigma = L L', row by row, diagonal on the log scale) or
+    "compound symmetry" (``theta`` = (log tau^2, log sigma^2), Sigma = tau^2 J + sigma^2
+    I, the covariance of a random intercept). The outcome is scaled by ``scale`` (its
+    SD) inside, so that every parameter is of order 1; callers scale results back.
+
+    Derivatives (for symmetric perturbations dSigma; V = blockdiag(Sigma_i), P = V^-1 -
+    V^-1 X Phi X' V^-1, Phi = (X'V^-1 X)^-1, u = P y):
+    d f = tr(P dV) - u' dV u and d2 f = -tr(P dV1 P dV2) + 2 u' dV1 P dV2 u (V is linear
+    in Sigma); both are written out below in the pattern moments, then carried to
+    ``theta`` by the chain rule (the second derivatives of Sigma(theta) included).
     """
 
-    def __init__(self, d: _Design) -> None:
-        self.T = len(d.visits)
+    def __init__(self, d: _Design, structure: str = "unstructured") -> None:
+        self.T = T = len(d.visits)
+        self.structure = structure
         self.scale = float(np.std(d.y)) or 1.0
         y = d.y / self.scale
         X = d.X
         self.N, self.p = X.shape
-        self.tril = np.tril_indices(self.T)
+        p = self.p
+        self.tril = np.tril_indices(T)
         self.diag = np.flatnonzero(self.tril[0] == self.tril[1])
-        starts = np.flatnonzero(np.r_[True, d.subject[1:] != d.subject[:-1]])
-        ends = np.r_[starts[1:], len(d.subject)]
-        patterns: dict[tuple[int, ...], list[int]] = {}
-        for s, e in zip(starts, ends, strict=True):
-            patterns.setdefault(tuple(d.vidx[s:e]), []).append(s)
-        self.groups = []
-        for pat, firsts in patterns.items():
-            k = len(pat)
-            rows = np.array(firsts)[:, None] + np.arange(k)[None, :]  # (m, k)
-            self.groups.append((np.array(pat), X[rows], y[rows]))
-        self.n_patterns = len(self.groups)
+        n = len(d.subjects)
+        # wide arrays, zeros at unobserved visits
+        Xw = np.zeros((n, T, p))
+        yw = np.zeros((n, T))
+        mask = np.zeros((n, T), bool)
+        Xw[d.subject, d.vidx] = X
+        yw[d.subject, d.vidx] = y
+        mask[d.subject, d.vidx] = True
+        self.Xw, self.yw, self.maskw = Xw, yw, mask
+        codes = mask @ (1 << np.arange(T))
+        pats, inv = np.unique(codes, return_inverse=True)
+        G = len(pats)
+        self.n_patterns = G
+        self.mask = (pats[:, None] >> np.arange(T)[None, :]) & 1 == 1  # (G, T)
+        self.m = np.bincount(inv, minlength=G).astype(float)
+        self.XX = np.zeros((G, T, T, p, p))
+        self.Xy = np.zeros((G, T, T, p))
+        self.yy = np.zeros((G, T, T))
+        for g in range(G):  # once per fit
+            Xg, yg = Xw[inv == g], yw[inv == g]
+            self.XX[g] = np.einsum("nap,nbq->abpq", Xg, Xg, optimize=True)
+            self.Xy[g] = np.einsum("nap,nb->abp", Xg, yg, optimize=True)
+            self.yy[g] = yg.T @ yg
+        self.outer_mask = self.mask[:, :, None] & self.mask[:, None, :]
+        self.n_theta = len(self.tril[0]) if structure == "unstructured" else 2
 
     # ---- parameters
     def L(self, theta: np.ndarray) -> np.ndarray:
@@ -678,47 +713,74 @@ class _Reml:
         L[np.diag_indices(self.T)] = np.exp(np.diag(L))
         return L
 
+    def sigma(self, theta: np.ndarray) -> np.ndarray:
+        """Sigma(theta), T x T."""
+        if self.structure == "unstructured":
+            L = self.L(theta)
+            return L @ L.T
+        tau2, s2 = np.exp(theta)
+        return np.full((self.T, self.T), tau2) + s2 * np.eye(self.T)
+
+    def derivatives(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """dSigma/dtheta_j (k, T, T) and d2Sigma/dtheta_j dtheta_l (k, k, T, T)."""
+        T, k = self.T, self.n_theta
+        D1 = np.zeros((k, T, T))
+        D2 = np.zeros((k, k, T, T))
+        if self.structure != "unstructured":
+            tau2, s2 = np.exp(theta)
+            D1[0], D1[1] = tau2, s2 * np.eye(T)
+            D2[0, 0], D2[1, 1] = D1[0], D1[1]
+            return D1, D2
+        L = self.L(theta)
+        E = np.zeros((k, T, T))  # dL/dtheta_j
+        rows, cols = self.tril
+        E[np.arange(k), rows, cols] = np.where(rows == cols, L[rows, cols], 1.0)
+        EL = E @ L.T  # (k, T, T): dL_j L'
+        D1 = EL + EL.transpose(0, 2, 1)
+        # d2Sigma = dL_j dL_l' + dL_l dL_j' (+ the second derivative of L on the diagonal)
+        EE = E[:, None] @ E.transpose(0, 2, 1)[None, :]  # dL_j dL_l'
+
+        D2 = EE + EE.transpose(1, 0, 2, 3)
+        for j in self.diag:
+            D2[j, j] += D1[j]
+        return D1, D2
+
     def theta_of(self, S: np.ndarray) -> np.ndarray:
+        if self.structure != "unstructured":
+            T = self.T
+            tau2 = (S.sum() - np.trace(S)) / (T * (T - 1)) if T > 1 else 0.0
+            s2 = np.trace(S) / T - tau2
+            var = np.trace(S) / T
+            return np.log([max(tau2, 0.05 * var), max(s2, 0.05 * var)])
         L = np.linalg.cholesky(S)
         th = L[self.tril].copy()
         th[self.diag] = np.log(th[self.diag])
         return th
 
-    def _chain(self, M: np.ndarray, L: np.ndarray) -> np.ndarray:
-        """d/dtheta of tr(M Sigma) for symmetric M: 2 (M L) on the lower triangle, the
-        diagonal times L_ii (log scale)."""
-        g = (2 * M @ L)[self.tril]
-        g[self.diag] *= np.diag(L)
-        return g
-
     # ---- criterion
-    def evaluate(self, theta: np.ndarray, grad: bool = True) -> dict[str, Any]:
-        """-2 REML log-likelihood (scaled outcome), beta, Phi = (X'V^-1X)^-1 and, with
-        ``grad``, the gradient; ``{"value": inf}`` if Sigma is not positive definite."""
-        L = self.L(theta)
-        S = L @ L.T
-        p = self.p
-        XtVX = np.zeros((p, p))
-        XtVy = np.zeros(p)
-        yVy = 0.0
-        logdet = 0.0
-        whitened = []
-        for idx, Xg, yg in self.groups:
-            m, k = yg.shape
-            try:
-                C = np.linalg.cholesky(S[np.ix_(idx, idx)])
-            except np.linalg.LinAlgError:
-                return {"value": math.inf}
-            # k x k blocks are tiny: explicit inverse and einsum (no multithreaded BLAS
-            # calls per group, which are slow on a busy machine)
-            Cinv = np.linalg.inv(C)
-            Xw = np.einsum("kl,mlp->mkp", Cinv, Xg).reshape(-1, p)
-            yw = np.einsum("kl,ml->mk", Cinv, yg).ravel()
-            XtVX += np.einsum("np,nq->pq", Xw, Xw)
-            XtVy += np.einsum("np,n->p", Xw, yw)
-            yVy += float(yw @ yw)
-            logdet += 2 * m * float(np.sum(np.log(np.diag(C))))
-            whitened.append(Cinv)
+    def evaluate(self, theta: np.ndarray, order: int = 1) -> dict[str, Any]:
+        """-2 REML log-likelihood (scaled outcome), beta, Phi = (X'V^-1X)^-1; with
+        ``order`` >= 1 the gradient in theta, with 2 also the Hessian; ``{"value": inf}``
+        if Sigma is not positive definite."""
+        T, p = self.T, self.p
+        with np.errstate(over="ignore", invalid="ignore"):
+            S = self.sigma(theta)
+        if not np.all(np.isfinite(S)):
+            return {"value": math.inf}
+        M = np.where(self.outer_mask, S, 0.0) + np.eye(T) * ~self.mask[:, None, :]
+        try:
+            C = np.linalg.cholesky(M)
+            Si = np.where(self.outer_mask, np.linalg.inv(M), 0.0)  # padded Sigma_g^-1
+        except np.linalg.LinAlgError:
+            return {"value": math.inf}
+        with np.errstate(divide="ignore"):
+            logdet = 2 * np.log(np.diagonal(C, axis1=1, axis2=2)).sum(axis=1)  # (G,)
+        if not (np.all(np.isfinite(logdet)) and np.all(np.isfinite(Si))):
+            return {"value": math.inf}
+        G = len(Si)
+        XtVX = np.tensordot(Si, self.XX, axes=3)
+        XtVy = np.tensordot(Si, self.Xy, axes=3)
+        yVy = float(np.tensordot(Si, self.yy, axes=3))
         try:
             cf = linalg.cho_factor(XtVX, lower=True)
         except linalg.LinAlgError:
@@ -727,23 +789,52 @@ class _Reml:
         Phi = linalg.cho_solve(cf, np.eye(p))
         logdet_xvx = 2 * float(np.sum(np.log(np.diag(cf[0]))))
         quad = yVy - float(XtVy @ beta)
-        value = (self.N - p) * math.log(2 * math.pi) + logdet + logdet_xvx + quad
-        out: dict[str, Any] = {"value": value, "beta": beta, "Phi": Phi, "L": L, "S": S}
-        if not grad:
+        value = (self.N - p) * math.log(2 * math.pi) + float(self.m @ logdet) + logdet_xvx + quad
+        out: dict[str, Any] = {"value": value, "beta": beta, "Phi": Phi, "S": S, "Si": Si}
+        if order < 1 or not math.isfinite(value):
             return out
-        G = np.zeros((self.T, self.T))
-        A_list = []
-        for (idx, Xg, yg), Cinv in zip(self.groups, whitened, strict=True):
-            m = yg.shape[0]
-            Sinv = Cinv.T @ Cinv
-            A = np.einsum("kl,mlp->mkp", Sinv, Xg)  # Sigma_i^-1 X_i
-            u = np.einsum("kl,ml->mk", Sinv, yg - np.einsum("mkp,p->mk", Xg, beta))
-            B = np.einsum("mkp,pq->mkq", A, Phi)
-            Gg = m * Sinv - np.einsum("mkq,mlq->kl", B, A) - np.einsum("mk,ml->kl", u, u)
-            G[np.ix_(idx, idx)] += Gg
-            A_list.append(A)
-        out["grad"] = self._chain(G, L)
-        out["A"] = A_list
+        TT = T * T
+        # residual moments: XR[g, a, b] = sum_i x_ia r_ib, RR[g, a, b] = sum_i r_ia r_ib
+        XXb = self.XX @ beta  # (G, T, T, p): sum_i x_ia (x_ib' beta)
+        XR = self.Xy - XXb
+        Xyb = self.Xy @ beta  # (G, T, T): sum_i (x_ia' beta) y_ib
+        RR = self.yy - Xyb - Xyb.transpose(0, 2, 1) + XXb @ beta
+        Q = np.tensordot(self.XX, Phi, axes=([3, 4], [0, 1]))  # sum_i X_i Phi X_i'
+        K = Si @ Q @ Si  # sum_i A_i Phi A_i', A_i = Si X_i
+        UU = Si @ RR @ Si  # sum_i u_i u_i'
+        Gm = np.tensordot(self.m, Si, axes=1) - K.sum(0) - UU.sum(0)  # df = tr(Gm dSigma)
+        D1, D2 = self.derivatives(theta)
+        k = len(D1)
+        D1f = D1.reshape(k, TT)
+        out["grad"] = D1f @ Gm.ravel()
+        # Mt[e, f] = sum_i X_i' Si E_ef Si X_i (p x p), so that d(X'V^-1 X) = -sum_ef
+        # dSigma_ef Mt[e, f] (Si symmetric)
+        tmp = (Si @ self.XX.reshape(G, T, -1)).reshape(G, T, T, p, p)  # [g, e, b, p, q]
+        tmp = tmp.transpose(0, 2, 1, 3, 4).reshape(G * T, T * p * p)  # [(g, b), (e, p, q)]
+        Mt = (Si.transpose(1, 0, 2).reshape(T, G * T) @ tmp).reshape(T, T, p, p)  # [f, e]
+        Mt = Mt.transpose(1, 0, 2, 3)
+        out["Mt"] = Mt
+        if order < 2:
+            return out
+
+        def pair(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+            """sum_g A[g, d, a] B[g, b, c] as [a, b, c, d] (flattened (a, b) x (c, d))."""
+            prod = (A.reshape(G, TT).T @ B.reshape(G, TT)).reshape(T, T, T, T)  # d a b c
+            return prod.transpose(1, 2, 3, 0).reshape(TT, TT)
+
+        # -tr(P dV1 P dV2): the V^-1 V^-1, the two mixed, and the A Phi A' A Phi A' terms
+        W = pair(self.m[:, None, None] * Si, Si) - pair(K, Si) - pair(Si, K)
+        PM = (Phi @ Mt.reshape(TT, p, p)).reshape(TT, p * p)  # Phi Mt[e, f]
+        PMt = PM.reshape(TT, p, p).transpose(0, 2, 1).reshape(TT, p * p)
+        W += PM @ PMt.T
+        # 2 u' dV1 P dV2 u = 2 (u' dV1 V^-1 dV2 u - (A' dV1 u)' Phi (A' dV2 u))
+        Y = (Si @ XR.reshape(G, T, T * p)).reshape(G, T, T, p)  # [g, a, d, p]
+        Y = Y.transpose(0, 2, 1, 3).reshape(G, T, T * p)  # [g, d, (a, p)]
+        Z = (Si @ Y).sum(0).reshape(T, T, p).transpose(1, 0, 2).reshape(TT, p)  # [(a, b), p]
+        quad2 = pair(UU, Si) - Z @ Phi @ Z.T
+        Hs = -W + 2 * quad2
+        H = D1f @ Hs @ D1f.T + np.tensordot(D2, Gm, axes=2)
+        out["hess"] = (H + H.T) / 2
         return out
 
     def fun(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -753,32 +844,92 @@ class _Reml:
         return r["value"], r["grad"]
 
     def hessian(self, theta: np.ndarray) -> np.ndarray:
-        """Hessian of -2 REML log-likelihood: central differences of the analytic
-        gradient (steps 1e-4 on the scaled, log-Cholesky parameters), symmetrised."""
+        """Hessian of -2 REML log-likelihood in theta (analytic)."""
+        r = self.evaluate(theta, order=2)
+        if "hess" not in r:
+            return np.full((self.n_theta, self.n_theta), np.nan)
+        return r["hess"]
+
+    def hessian_numeric(self, theta: np.ndarray, step: float = 1e-4) -> np.ndarray:
+        """Central differences of the analytic gradient (a check on :meth:`hessian`)."""
         k = len(theta)
         H = np.empty((k, k))
         for i in range(k):
-            h = 1e-4 * max(1.0, abs(theta[i]))
+            h = step * max(1.0, abs(theta[i]))
             e = np.zeros(k)
             e[i] = h
-            gp = self.evaluate(theta + e)
-            gm = self.evaluate(theta - e)
-            if not (math.isfinite(gp["value"]) and math.isfinite(gm["value"])):
-                return np.full((k, k), np.nan)
-            H[:, i] = (gp["grad"] - gm["grad"]) / (2 * h)
+            up, down = self.evaluate(theta + e)["grad"], self.evaluate(theta - e)["grad"]
+            H[:, i] = (up - down) / (2 * h)
         return (H + H.T) / 2
 
-    def variance_gradients(self, r: dict[str, Any], C: np.ndarray) -> np.ndarray:
+    def variance_gradients(self, r: dict[str, Any], C: np.ndarray, theta: np.ndarray) -> np.ndarray:
         """For each contrast c (rows of C): d(c' Phi c)/dtheta, analytic:
-        d Phi = Phi X'V^-1 dV V^-1 X Phi, so d(c'Phi c) = sum_i w_i' dSigma_i w_i with
-        w_i = Sigma_i^-1 X_i Phi c."""
-        L = r["L"]
+        d Phi = Phi (sum_i X_i' Si dSigma Si X_i) Phi, so d(c'Phi c) = a' Mt(dSigma) a
+        with a = Phi c."""
         a = r["Phi"] @ C.T  # (p, c)
-        Hs = np.zeros((C.shape[0], self.T, self.T))
-        for (idx, _, _), A in zip(self.groups, r["A"], strict=True):
-            w = np.einsum("mkp,pc->cmk", A, a)
-            Hs[:, idx[:, None], idx[None, :]] += np.einsum("cmk,cml->ckl", w, w)
-        return np.array([self._chain(H, L) for H in Hs])
+        T, p = self.T, self.p
+        Ma = r["Mt"].reshape(T * T, p, p) @ a  # (TT, p, c)
+        gS = np.einsum("epc,pc->ce", Ma, a)  # (c, TT)
+        D1, _ = self.derivatives(theta)
+        return gS @ D1.reshape(len(D1), T * T).T
+
+    def _newton(
+        self, theta: np.ndarray, r: dict[str, Any], tol: float, limit: int
+    ) -> tuple[np.ndarray, dict[str, Any], int]:
+        """Newton steps with the exact Hessian, damped (H + lambda I) where it is not
+        positive definite, each step halved until the criterion does not increase; stops
+        at max |gradient| < tol, after ``limit`` steps, or when no step helps."""
+        its = 0
+        while its < limit and np.max(np.abs(r["grad"])) >= tol:
+            g, H = r["grad"], r["hess"]
+            size = float(np.max(np.abs(np.diag(H)))) or 1.0
+            lam, found = 0.0, None
+            for _ in range(20):
+                try:
+                    cf = linalg.cho_factor(H + lam * np.eye(len(g)), lower=True)
+                except linalg.LinAlgError:
+                    lam = max(10 * lam, 1e-6 * size)
+                    continue
+                step = linalg.cho_solve(cf, g)
+                t = 1.0
+                while t > 1e-10 and found is None:
+                    rc = self.evaluate(theta - t * step, order=2)
+                    if rc["value"] <= r["value"] + 1e-13 * abs(r["value"]):
+                        found = (theta - t * step, rc)
+                    t /= 2
+                if found is not None:
+                    break
+                lam = max(10 * lam, 1e-6 * size)
+            if found is None:
+                break
+            theta, r = found
+            its += 1
+        return theta, r, its
+
+    def fit(
+        self, theta0: np.ndarray, tol: float, max_iter: int
+    ) -> tuple[np.ndarray, dict[str, Any], int]:
+        """Minimise from ``theta0``: Newton's method with the exact Hessian (quadratic
+        convergence near the optimum), to max |gradient| < ``tol`` / 1000; if it stalls,
+        BFGS (``max_iter`` iterations) and Newton again. Returns theta, the evaluation
+        there (``order=2``) and the number of iterations."""
+        theta = np.asarray(theta0, float)
+        r = self.evaluate(theta, order=2)
+        if not math.isfinite(r["value"]):
+            raise ValueError("the starting covariance matrix is not positive definite")
+        theta, r, its = self._newton(theta, r, tol / 1000, 100)
+        if np.max(np.abs(r["grad"])) >= tol / 1000:
+            res = optimize.minimize(
+                self.fun, theta, jac=True, method="BFGS",
+                options={"gtol": tol / 10, "maxiter": max_iter},
+            )  # fmt: skip
+            its += int(res.nit)
+            rb = self.evaluate(res.x, order=2)
+            if math.isfinite(rb["value"]) and rb["value"] <= r["value"]:
+                theta, r = res.x, rb
+            theta, r, more = self._newton(theta, r, tol / 1000, 50)
+            its += more
+        return theta, r, its
 
 
 def _start(d: _Design, eng: _Reml) -> np.ndarray:
@@ -786,19 +937,43 @@ def _start(d: _Design, eng: _Reml) -> np.ndarray:
     positive definite."""
     y = d.y / eng.scale
     beta, *_ = np.linalg.lstsq(d.X, y, rcond=None)
-    res = pd.DataFrame({"s": d.subject, "v": d.vidx, "r": y - d.X @ beta})
-    wide = res.pivot(index="s", columns="v", values="r").reindex(columns=range(eng.T))
-    S = wide.cov(min_periods=2).to_numpy().copy()
+    T = eng.T
+    res = np.full((len(d.subjects), T), np.nan)
+    res[d.subject, d.vidx] = y - d.X @ beta
+    S = pd.DataFrame(res).cov(min_periods=2).to_numpy().copy()
     var = np.nanmean(np.diag(S)) if np.isfinite(np.diag(S)).any() else 1.0
     if not np.isfinite(var) or var <= 0:
         var = 1.0
     dg = np.diag(S).copy()
     dg[~np.isfinite(dg) | (dg <= 0)] = var
     S[~np.isfinite(S)] = 0.0
-    S[np.diag_indices(eng.T)] = dg
+    S[np.diag_indices(T)] = dg
     w, V = np.linalg.eigh((S + S.T) / 2)
     S = (V * np.maximum(w, 0.05 * var)) @ V.T
     return eng.theta_of(S)
+
+
+def _reml_fit(
+    eng: _Reml, theta0: np.ndarray, tol: float, max_iter: int
+) -> tuple[np.ndarray, dict[str, Any], int, bool, str]:
+    """Fit by :meth:`_Reml.fit` and judge convergence: the largest gradient component
+    of -2 log L_R below ``tol`` and a positive definite Hessian. Returns theta, the
+    evaluation there (with ``grad`` and ``hess``), iterations, converged, message."""
+    theta, r, iterations = eng.fit(theta0, tol, max_iter)
+    # every accepted step has a finite, smaller criterion, so the end point has a
+    # positive definite covariance matrix
+    g, H = r["grad"], r["hess"]
+    eig = np.linalg.eigvalsh(H) if np.all(np.isfinite(H)) else np.array([np.nan])
+    problems = []
+    if np.max(np.abs(g)) > tol:
+        problems.append(f"largest gradient component {np.max(np.abs(g)):.2g} > tol {tol:g}")
+    if not np.all(eig > 0):
+        problems.append(
+            "the Hessian of the REML criterion is not positive definite (a variance or "
+            "correlation at its boundary, or too few subjects per visit)"
+        )
+    converged = not problems
+    return theta, r, iterations, converged, "converged" if converged else "; ".join(problems)
 
 
 def mmrm(
@@ -862,55 +1037,10 @@ def mmrm(
         covariate_by_visit,
     )  # fmt: skip
     eng = _Reml(d)
-    n_theta = len(eng.tril[0])
     if eng.N - eng.p < 1:
         raise ValueError(f"too few observations ({eng.N}) for {eng.p} mean parameters")
-    theta0 = _start(d, eng)
-    res = optimize.minimize(
-        eng.fun, theta0, jac=True, method="BFGS", options={"gtol": tol / 10, "maxiter": max_iter}
-    )
-    theta = res.x
-    iterations = int(res.nit)
-    # Newton polish: quadratic convergence to the optimum, and the Hessian on the way
-    H = eng.hessian(theta)
-    for _ in range(50):
-        r = eng.evaluate(theta)
-        g = r["grad"]
-        if not np.all(np.isfinite(H)) or np.max(np.abs(g)) < tol / 1000:
-            break
-        try:
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            break
-        if step @ g <= 0:  # not a descent direction: the Hessian is not positive definite
-            break
-        t_step, improved = 1.0, False
-        while t_step > 1e-6:
-            cand = theta - t_step * step
-            rv = eng.evaluate(cand, grad=False)["value"]
-            if rv <= r["value"] + 1e-12 * abs(r["value"]):
-                theta, improved = cand, True
-                break
-            t_step /= 2
-        iterations += 1
-        if not improved:
-            break
-        H = eng.hessian(theta)
-    # BFGS and the Newton steps only accept points with a finite, smaller criterion, so
-    # the end point has a positive definite covariance matrix
-    r = eng.evaluate(theta)
-    g = r["grad"]
-    eig = np.linalg.eigvalsh(H) if np.all(np.isfinite(H)) else np.array([np.nan])
-    problems = []
-    if np.max(np.abs(g)) > tol:
-        problems.append(f"largest gradient component {np.max(np.abs(g)):.2g} > tol {tol:g}")
-    if not np.all(eig > 0):
-        problems.append(
-            "the Hessian of the REML criterion is not positive definite (a variance or "
-            "correlation at its boundary, or too few subjects per visit)"
-        )
-    converged = not problems
-    message = "converged" if converged else "; ".join(problems)
+    theta, r, iterations, converged, message = _reml_fit(eng, _start(d, eng), tol, max_iter)
+    H, g, n_theta = r["hess"], r["grad"], eng.n_theta
     if not converged:
         warnings.warn(
             f"mmrm did not converge ({message}); its estimates must not be reported",
@@ -924,7 +1054,7 @@ def mmrm(
     se = np.sqrt(var) * s
     if converged:
         A = 2 * np.linalg.inv(H)
-        grads = eng.variance_gradients(r, C)
+        grads = eng.variance_gradients(r, C, theta)
         df = 2 * var**2 / np.einsum("ck,kl,cl->c", grads, A, grads)
     else:
         df = np.full(len(var), np.nan)
