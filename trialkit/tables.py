@@ -19,7 +19,7 @@ import pandas as pd
 
 from trialkit import text
 
-__all__ = ["table"]
+__all__ = ["BASELINE_ROWS", "baseline_table", "disposition", "table"]
 
 
 def _default_format(series: pd.Series) -> Any:
@@ -78,3 +78,130 @@ def table(
         [{"selector": "caption", "props": "caption-side: top; text-align: left;"}], overwrite=False
     )
     return styler
+
+
+# --------------------------------------------------------------------------- trial tables
+#: The rows of a baseline table ("Table 1"): (label, dataset, variable, summary, decimals).
+#: dataset "ADSL" (a column), "ADLB"/"ADEX" (the PARAMCD's baseline record, ABLFL "Y"),
+#: or "DOSE/KG" (baseline daily insulin dose divided by WEIGHT). summary: "mean" (mean
+#: (SD)), "median" (median [IQR], for skewed variables) or a category of the column
+#: ("n%": count and percentage of patients with that value, e.g. "F").
+BASELINE_ROWS: tuple[tuple[str, str, str, str, int], ...] = (
+    ("Age (years), mean (SD)", "ADSL", "AGE", "mean", 1),
+    ("Female, n (%)", "ADSL", "SEX", "n%:F", 0),
+    ("Weight (kg), mean (SD)", "ADSL", "WEIGHT", "mean", 1),
+    ("BMI (kg/m²), mean (SD)", "ADSL", "BMI", "mean", 1),
+    ("Diabetes duration (years), median [IQR]", "ADSL", "DIABDUR", "median", 1),
+    ("HbA1c (%), mean (SD)", "ADLB", "HBA1C", "mean", 2),
+    ("Fasting glucose (mmol/L), mean (SD)", "ADLB", "FPG", "mean", 1),
+    ("Fasting C-peptide (ng/mL), median [IQR]", "ADLB", "CPEP", "median", 2),
+    ("Glucose infusion rate (mg/min/kg), mean (SD)", "ADLB", "GIR", "mean", 2),
+    ("Daily insulin dose (U/day), mean (SD)", "ADEX", "INSDOSE", "mean", 1),
+    ("Daily insulin dose (U/kg/day), mean (SD)", "DOSE/KG", "INSDOSE", "mean", 2),
+)
+
+
+def _baseline_values(
+    adsl: pd.DataFrame, frames: Mapping[str, pd.DataFrame | None], source: str, var: str
+) -> pd.Series | None:
+    """One baseline value per USUBJID (None when the data do not hold the variable)."""
+    if source == "ADSL":
+        return adsl.set_index("USUBJID")[var] if var in adsl.columns else None
+    frame = frames.get("ADEX" if source == "DOSE/KG" else source)
+    if frame is None or "ABLFL" not in frame.columns:
+        return None
+    base = frame[(frame["PARAMCD"] == var) & (frame["ABLFL"] == "Y")]
+    if base.empty:
+        return None
+    values = base.groupby("USUBJID")["AVAL"].first()
+    if source == "DOSE/KG":
+        values = values / adsl.set_index("USUBJID")["WEIGHT"].reindex(values.index)
+    return values
+
+
+def baseline_table(
+    adsl: pd.DataFrame,
+    adlb: pd.DataFrame | None = None,
+    adex: pd.DataFrame | None = None,
+    rows: tuple[tuple[str, str, str, str, int], ...] = BASELINE_ROWS,
+) -> pd.DataFrame:
+    """Baseline characteristics by arm, as a journal prints "Table 1" (CONSORT 2010
+    item 15): one row per characteristic, one column per arm headed "ARM (n = N)", cells
+    "mean (SD)", "median [Q1, Q3]" or "n (%)", and no p-values (see notebook 01 for why).
+
+    ``adsl``: the randomized patients are described (RANDFL "Y"), by ARM. ``adlb`` and
+    ``adex``: derived datasets (``trialkit.derive.derive_adlb``/``derive_adex``, with
+    ABLFL); their baseline records give the lab rows and the insulin dose. Rows whose
+    variable the data do not hold are left out; a cell computed from fewer patients than
+    the arm has says how many ("n = 40"). Percentages are of the arm's patients with a
+    value. SD: the sample SD (ddof 1); quartiles by linear interpolation.
+    ``attrs["values"]`` holds the numbers: {label: {arm: {"n", "mean", "sd", "median",
+    "q1", "q3", "count"}}} for records and tests.
+    """
+    from trialkit import schema
+
+    rand = adsl[adsl["RANDFL"] == "Y"]
+    arms = [a for a in schema.ARMS if (rand["ARM"] == a).any()]
+    frames = {"ADLB": adlb, "ADEX": adex}
+    out: dict[str, dict[str, str]] = {}
+    values: dict[str, dict[str, dict[str, float]]] = {}
+    heads = {a: f"{a} (n = {int((rand['ARM'] == a).sum())})" for a in arms}
+    for label, source, var, summary, digits in rows:
+        col = _baseline_values(rand, frames, source, var)
+        if col is None:
+            continue
+        cells, nums = {}, {}
+        for arm in arms:
+            ids = rand.loc[rand["ARM"] == arm, "USUBJID"]
+            v = col.reindex(ids).dropna()
+            n_arm, n = len(ids), len(v)
+            if summary.startswith("n%"):
+                k = int((v.astype(str) == summary.split(":", 1)[1]).sum())
+                nums[arm] = {"n": n, "count": k}
+                cell = f"{k} ({text.pct(k / n, 0) if n else '–'})"
+            else:
+                x = v.astype(float)
+                q1, med, q3 = (float(x.quantile(q)) if n else np.nan for q in (0.25, 0.5, 0.75))
+                nums[arm] = {"n": n, "mean": float(x.mean()), "sd": float(x.std(ddof=1)),
+                             "median": med, "q1": q1, "q3": q3}  # fmt: skip
+                a, b, c = (f"{nums[arm][k]:.{digits}f}" for k in ("mean", "sd", "median"))
+                lo, hi = f"{q1:.{digits}f}", f"{q3:.{digits}f}"
+                cell = f"{a} ({b})" if summary == "mean" else f"{c} [{lo}, {hi}]"
+                cell = "–" if n == 0 else cell
+            cells[heads[arm]] = cell + (f"; n = {n}" if 0 < n < n_arm else "")
+        out[label] = cells
+        values[label] = nums
+    table_ = pd.DataFrame.from_dict(out, orient="index")
+    table_.index.name = "characteristic"
+    table_.attrs["values"] = values
+    return table_
+
+
+def disposition(adsl: Any) -> pd.DataFrame:
+    """Patient disposition per arm (and in total), counted by
+    :func:`trialkit.stats.consort_flow`, the same function that counts the CONSORT
+    figure (``trialkit.plots.consort``), so table and figure cannot disagree.
+
+    ``adsl``: an ADSL DataFrame or a ``ConsortFlow`` counted from one. Rows: randomized;
+    completed; discontinued, then one row per reason ("  reason"); analysed (full
+    analysis set) and not analysed; per-protocol set when ADSL has PPSFL.
+    """
+    from trialkit.stats.design import ConsortFlow, consort_flow
+
+    flow = adsl if isinstance(adsl, ConsortFlow) else consort_flow(adsl)
+    reasons = sorted({r for arm in flow.arms for r in flow.reasons[arm]})
+    rows: dict[str, dict[str, int]] = {
+        "Randomized": flow.randomized,
+        "Completed follow-up": flow.completed,
+        "Discontinued": flow.discontinued,
+    }
+    for why in reasons:
+        rows[f"  {why}"] = {a: flow.reasons[a].get(why, 0) for a in flow.arms}
+    rows["Analysed (full analysis set)"] = flow.analysed
+    rows["Not analysed"] = flow.not_analysed
+    if flow.per_protocol is not None:
+        rows["Per-protocol set"] = flow.per_protocol
+    out = pd.DataFrame.from_dict(rows, orient="index")[list(flow.arms)].astype(int)
+    out["Total"] = out.sum(axis=1)
+    out.index.name = "patients"
+    return out
