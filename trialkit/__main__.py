@@ -7,7 +7,9 @@
     python -m trialkit list                         # notebooks and their parameters
 
 Exit status: 0 all rendered; 1 a notebook failed (the others still rendered); 2 bad
-parameters, names or files (nothing was executed); 130 interrupted.
+parameters, names, files or data, or a run estimated above 10 minutes without
+``--allow-long`` (nothing was executed); 130 interrupted (Ctrl-C, SIGINT); 143 stopped
+by SIGTERM.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ def main(argv: list[str] | None = None) -> int:
         "reports/<edition>/ for the instructor and student editions)",
     )
     run.add_argument("--jobs", type=int, default=None, help="notebooks at a time (default: cores)")
+    run.add_argument(
+        "--allow-long",
+        action="store_true",
+        help="run even if the run-time estimate of a notebook is above 10 minutes",
+    )
     sub.add_parser("list", help="list notebooks and their parameters")
     args = parser.parse_args(argv)
 
@@ -77,13 +84,19 @@ def main(argv: list[str] | None = None) -> int:
             folder=args.notebooks or runner.NOTEBOOKS,
             report=args.report,
             jobs=args.jobs,
+            allow_long=args.allow_long,
         )
     except (params.ParameterError, ValueError, OSError) as e:
         print(f"error: {e}\nnothing was executed.", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted: earlier reports were left as they were.", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as e:
+        why = f"{e}: " if str(e) else ""
+        print(
+            f"interrupted ({why}every notebook process was ended); reports finished before "
+            "were kept, nothing partial was published.",
+            file=sys.stderr,
+        )
+        return 143 if "SIGTERM" in str(e) else 130
     failed = [o for o in outcomes if not o.ok]
     if failed:
         print(f"{len(failed)} of {len(outcomes)} notebooks failed:", file=sys.stderr)

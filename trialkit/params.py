@@ -706,7 +706,7 @@ def estimate_seconds(notebook: str, values: Mapping[str, Any]) -> float:
     trial, 1.2 s more with ``sim_mmrm``). Good to a factor of about 2-3: enough to tell
     minutes from hours.
     """
-    v = {**defaults(notebook), **values}
+    v = {**{n: p.default for n, p in SPECS.get(notebook, {}).items()}, **values}
     cores = os.cpu_count() or 1
     if notebook == "01_trial_design":
         return 4.0 + 1e-4 * v["n_sequences"]

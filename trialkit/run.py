@@ -213,6 +213,8 @@ def plan(
     paths: Sequence[Path],
     typed: Mapping[str, Any] | None = None,
     text: Mapping[str, str] | None = None,
+    *,
+    allow_long: bool = False,
 ) -> dict[Path, dict[str, Any]]:
     """Validate parameters for each notebook before anything executes.
 
@@ -242,7 +244,7 @@ def plan(
             except params.ParameterError as e:
                 problems.append(str(e))
         try:
-            full[path] = params.validate(path.stem, mine)
+            full[path] = params.validate(path.stem, mine, allow_long=allow_long or None)
         except params.ParameterError as e:
             problems.append(str(e))
     known = sorted({n for p in paths for n in params.SPECS.get(p.stem, {})})
@@ -322,7 +324,12 @@ def _execute(job: _Job) -> Outcome:
     except pm.PapermillExecutionError as e:
         ok = False
         message = _describe_failure(name, source, out_nb, e)
+    except Exception as e:  # the kernel died (os._exit, a crash, out of memory) or hung up
+        ok = False
+        message = _describe_death(name, source, out_nb, e)
     seconds = time.perf_counter() - t0
+    if not out_nb.exists():  # nothing was saved: keep the notebook as it was given
+        nbformat.write(source, out_nb)
     nb = nbformat.read(out_nb, as_version=4)
     _write_html(nb, job.stage / f"{name}.html", job)
     thumbnail = _write_thumbnail(nb, job.stage / f"{name}.png")
@@ -376,7 +383,7 @@ def _ipc_kernel_manager(env: Mapping[str, str] | None = None) -> type:
         def __init__(self, **kwargs: Any) -> None:
             kwargs.setdefault("transport", "ipc")
             super().__init__(**kwargs)
-            self._folder = tempfile.mkdtemp(prefix="tk-")
+            self._folder = tempfile.mkdtemp(prefix=f"tk-{_RUN_PID or os.getpid()}-")
             self.connection_file = os.path.join(self._folder, "kernel.json")
 
         async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
@@ -406,6 +413,28 @@ def _describe_failure(name: str, source: Any, out_nb: Path, e: Any) -> str:
         first = next((ln.strip() for ln in bad.source.splitlines() if ln.strip()), "")
         where = f"cell {number} (In [{e.exec_count}]: {first[:60]})"
     return f"{name}: {where} raised {e.ename}: {e.evalue}"
+
+
+def _describe_death(name: str, source: Any, out_nb: Path, e: BaseException) -> str:
+    """'NAME: the kernel died in cell N (first line): DeadKernelError: ...'."""
+    import nbformat
+
+    where = "before or between cells"
+    with contextlib.suppress(Exception):
+        executed = nbformat.read(out_nb, as_version=4).cells
+        ids = [c.get("id") for c in source.cells]
+        for cell in executed:
+            if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
+                number = ids.index(cell.get("id")) + 1 if cell.get("id") in ids else "?"
+                first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+                where = f"in cell {number} ({first[:60]})"
+                break
+    text = " ".join(str(e).split())
+    text = text if len(text) <= 200 else text[:197] + "..."
+    return (
+        f"{name}: the kernel died {where}: {type(e).__name__}: {text} (the process running "
+        "the notebook ended: a crash, os._exit, a kill, or too little memory)"
+    )
 
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -476,6 +505,7 @@ def render(
     folder: Path = NOTEBOOKS,
     progress: Any = None,
     edition: str = "reader",
+    allow_long: bool = False,
 ) -> list[Outcome]:
     """Render notebooks into ``out``; return one Outcome per notebook, in teaching order.
 
@@ -489,6 +519,16 @@ def render(
     for an unknown notebook name or edition. A failing notebook does not stop the others;
     its earlier good report in ``out`` is left in place and the failed execution is kept
     in ``out/failed/``. ``progress`` (default: print to stderr) receives one line per event.
+
+    Run time: each notebook's time is estimated from its parameters
+    (``params.estimate_seconds``) and printed; a notebook estimated above
+    ``params.LONG_RUN_SECONDS`` is refused (ParameterError) unless ``allow_long``.
+
+    Stopping: SIGTERM or SIGINT (Ctrl-C) stops the whole run at once: every worker
+    process and kernel is ended, the staging folder removed, nothing partial published
+    (reports finished before the signal stay), and KeyboardInterrupt is raised. A
+    staging folder left by a run that was killed outright (SIGKILL) is removed by the
+    next run. A notebook whose kernel dies is a failure kept under ``out/failed/``.
     """
     say = progress or (lambda line: print(line, file=sys.stderr, flush=True))
     if edition not in EDITIONS:
@@ -497,14 +537,21 @@ def render(
     paths = notebooks(only, folder)
     if not paths:
         raise ValueError(f"no notebooks (NN_name.ipynb) found in {folder}")
-    full = plan(paths, parameters, text_parameters)
+    full = plan(paths, parameters, text_parameters, allow_long=allow_long)
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_staging(out)
     _import_papermill()  # once, in the parent; forked workers inherit it
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
     # kernels side by side: one BLAS thread each, not one per core each (oversubscribed
     # BLAS threads made small solves 50-100x slower here); the user's own setting wins
     threads = {} if jobs == 1 else {v: os.environ.get(v, "1") for v in _BLAS_THREADS}
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    if allow_long:  # the notebook's own params.check honours the runner's permission
+        from trialkit.params import ALLOW_LONG_ENV
+
+        threads[ALLOW_LONG_ENV] = "1"
+    global _RUN_PID
+    _RUN_PID = os.getpid()
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out))
     tasks = []
     for path in paths:
         (staging / path.stem).mkdir()
@@ -513,16 +560,22 @@ def render(
     total = len(tasks)
     say(f"rendering {total} notebook{'s' * (total != 1)} ({edition} edition) into {out}, "
         f"{jobs} at a time")  # fmt: skip
+    say(_estimate_line(full, jobs))
     try:
-        for done, outcome in enumerate(_run_all(tasks, jobs), start=1):
-            _publish(staging / outcome.name, out, outcome)
-            outcomes[outcome.name] = outcome
-            status = "ok" if outcome.ok else "FAILED"
-            say(f"[{done}/{total}] {outcome.name:<40} {status:>6} {outcome.seconds:6.1f} s")
-            if not outcome.ok:
-                say(f"    {outcome.message}")
+        with _stop_on_signals():
+            for done, outcome in enumerate(_run_all(tasks, jobs), start=1):
+                _publish(staging / outcome.name, out, outcome)
+                outcomes[outcome.name] = outcome
+                status = "ok" if outcome.ok else "FAILED"
+                say(f"[{done}/{total}] {outcome.name:<40} {status:>6} {outcome.seconds:6.1f} s")
+                if not outcome.ok:
+                    say(f"    {outcome.message}")
+    except BaseException:
+        _end_children()  # workers and kernels first, so nothing writes into staging
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        _remove_kernel_folders()
         write_index(out, folder, outcomes)
     return [outcomes[p.stem] for p in paths]
 
@@ -534,10 +587,155 @@ def _run_all(tasks: list[_Job], jobs: int) -> Iterable[Outcome]:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
+    pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork"), initializer=_quiet_worker)
+    finished = False
+    try:
         futures = [pool.submit(_worker, t) for t in tasks]
         for fut in as_completed(futures):
             yield fut.result()
+        finished = True
+    finally:
+        if not finished:  # stopped: end the workers and their kernels, don't wait for them
+            _end_children()
+        pool.shutdown(wait=finished, cancel_futures=not finished)
+
+
+# --------------------------------------------------------------------------- stopping
+_RUN_PID: int | None = None  # the runner's process id, inherited by forked workers
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was stopped by a signal (SIGTERM, SIGINT)."""
+
+
+def _quiet_worker() -> None:
+    """In a worker process: die at once on SIGTERM (the runner ends its workers with it),
+    and leave Ctrl-C (SIGINT to the whole terminal group) to the runner."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterable[None]:
+    """While rendering: SIGTERM and SIGINT raise RunInterrupted in the runner (once; a
+    second signal during the clean-up is ignored). Only in the main thread."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = False
+
+    def stop(signum: int, frame: Any) -> None:
+        nonlocal stopping
+        if stopping:
+            return
+        stopping = True
+        raise RunInterrupted(f"stopped by {signal.Signals(signum).name}")
+
+    old = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _children() -> list[int]:
+    """Process ids of every descendant of this process (workers, kernels, ...)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil is installed with jupyter
+        return _children_proc()
+    with contextlib.suppress(psutil.Error):
+        return [c.pid for c in psutil.Process().children(recursive=True)]
+    return []
+
+
+def _children_proc() -> list[int]:  # pragma: no cover - used without psutil
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [os.getpid()]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _end_children(grace: float = 3.0) -> None:
+    """End every descendant process: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    The whole tree is listed first, so kernels whose worker dies first (and which are
+    then adopted by init) are not lost. Kernels run in sessions of their own, which is
+    why a signal to the runner's process group alone would not reach them."""
+    import signal
+
+    pids = _children()
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.05)
+        alive = [pid for pid in alive if _alive(pid)]
+    for pid in alive:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie child is reaped and counts as ended)."""
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(OSError, IndexError):
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+    return True
+
+
+def _remove_kernel_folders() -> None:
+    """The kernels' connection folders of this run (left behind by killed kernels)."""
+    pattern = f"tk-{_RUN_PID or os.getpid()}-*"
+    for folder in Path(tempfile.gettempdir()).glob(pattern):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_stale_staging(out: Path) -> None:
+    """Remove ``.staging-PID-*`` folders whose runner no longer runs (killed outright)."""
+    for folder in out.glob(".staging-*"):
+        parts = folder.name.split("-")
+        pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
+        if pid is None or pid == os.getpid() or not _alive(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _estimate_line(full: Mapping[Path, Mapping[str, Any]], jobs: int) -> str:
+    """'estimated run time: about 2 min (longest 09_power_and_sample_size, 33 s)'."""
+    from trialkit import params
+
+    times = {p.stem: params.estimate_seconds(p.stem, v) for p, v in full.items()}
+    longest = max(times, key=times.get)  # type: ignore[arg-type]
+    total = max(sum(times.values()) / jobs, times[longest])
+    return (
+        f"estimated run time: about {params._duration(total)} (longest: {longest}, "
+        f"{params._duration(times[longest])}; rough, from the parameters)"
+    )
 
 
 def _publish(stage: Path, out: Path, outcome: Outcome) -> None:
