@@ -17,7 +17,8 @@ standard error, degrees of freedom, p-value and confidence interval:
 - :func:`gee`: the same mean model by generalized estimating equations (statsmodels GEE;
   unstructured, exchangeable or independence working correlation; robust "sandwich" SEs).
 - :func:`mixed_random_intercept`: the same mean model with a random intercept per subject
-  (statsmodels MixedLM, REML): compound symmetry, equal variances at every visit.
+  (REML, by the same engine as :func:`mmrm`; tested against R's nlme::lme,
+  ``tests/fixtures/mixed``): compound symmetry, equal variances at every visit.
 
 The repeated-measures functions take long data, one row per subject and visit, with the
 column names as arguments (defaults: this project's ADLB/ADEX names after
@@ -28,12 +29,14 @@ visits (for example a subject with only a baseline value): those do not contribu
 the result says so (``dropped``). Covariates are numeric; LS-means are computed with each
 covariate at its mean over the rows of the fit, as R's emmeans does by default.
 
-Convergence of :func:`mmrm`: the REML criterion is minimised by BFGS from a moment
-estimate, then polished by Newton steps with the Hessian; the fit counts as converged
-when the largest gradient component is below ``tol`` and the Hessian is positive
-definite. If not, the result is returned with ``converged=False`` and a message, and a
-:class:`ConvergenceWarning` is issued (the numbers are then the optimiser's last point
-and must not be reported). The same flag and warning are used for the statsmodels fits.
+Convergence of :func:`mmrm` and :func:`mixed_random_intercept`: the REML criterion is
+minimised by Newton's method with its exact (analytic) gradient and Hessian from a moment
+estimate (BFGS takes over if Newton stalls, then Newton again); the fit counts as
+converged when the largest gradient component is below ``tol`` and the Hessian is
+positive definite. If not, the result is returned with ``converged=False`` and a
+message, and a :class:`ConvergenceWarning` is issued (the numbers are then the
+optimiser's last point and must not be reported). The same flag and warning are used
+for the statsmodels fit (GEE).
 """
 
 from __future__ import annotations
@@ -1229,49 +1232,44 @@ def mixed_random_intercept(
     covariate_by_visit: bool = True,
     alpha: float = 0.05,
 ) -> RepeatedMeasuresFit:
-    """The MMRM's mean model with a random intercept per subject (statsmodels MixedLM,
-    REML), same data handling as :func:`mmrm`.
+    """The MMRM's mean model with a random intercept per subject, REML, same data
+    handling as :func:`mmrm`.
 
     A random intercept b_i ~ N(0, tau^2) plus independent errors N(0, sigma^2) is
     compound symmetry: the same variance tau^2 + sigma^2 at every visit and the same
     correlation tau^2 / (tau^2 + sigma^2) between any two visits. If the true covariance
     is not like that (variances that grow over time, correlations that fade), its SEs are
-    off. Model-based SEs, inference with the normal distribution (``df`` = inf), as
-    statsmodels reports them. ``covariance``: the implied compound-symmetry matrix.
+    off. Fitted by the REML engine of :func:`mmrm` (exact gradient and Hessian, Newton's
+    method to max |gradient| < 1e-9 of -2 log L_R on the scaled outcome, in (log tau^2,
+    log sigma^2)) and tested against R's ``nlme::lme(random = ~ 1 | subject, method =
+    "REML")`` (``tests/fixtures/mixed``). A between-subject variance at its boundary 0 is
+    reported as not converged. Model-based SEs from (X'V^-1 X)^-1, inference with the
+    normal distribution (``df`` = inf). ``covariance``: the implied compound-symmetry
+    matrix; ``extra``: ``tau2``, ``sigma2`` (in the outcome's unit squared).
     """
     a = _check_alpha(alpha)
     d = _design(
         data, outcome, subject, visit, arm, covariates, visits, treatment, reference,
         covariate_by_visit,
     )  # fmt: skip
-    import statsmodels.api as sm
-
-    model = sm.MixedLM(d.y, d.X, groups=d.subject)
-    # statsmodels' default optimiser (BFGS); with method="lbfgs" statsmodels 0.15 can
-    # stop at a singular point with an infinite log-likelihood and call it converged (fev_data)
-    fitted, converged, message = _fit_statsmodels(
-        lambda: model.fit(reml=True), "mixed_random_intercept"
-    )
-    if fitted is not None and not np.isfinite(fitted.llf):
-        converged, message = False, "infinite log-likelihood at the end point"
+    eng = _Reml(d, "compound symmetry")
+    if eng.N - eng.p < 1:
+        raise ValueError(f"too few observations ({eng.N}) for {eng.p} mean parameters")
+    theta, r, iterations, converged, message = _reml_fit(eng, _start(d, eng), 1e-6, 1000)
+    if not converged:
         warnings.warn(
             f"mixed_random_intercept did not converge ({message}); its estimates must not be "
             "reported",
             ConvergenceWarning,
             stacklevel=2,
         )
-    p = d.X.shape[1]
+    s = eng.scale
     C = _cell_contrasts(d, treatment, reference)
-    T = len(d.visits)
-    if fitted is None:
-        est = se = np.full(len(C), np.nan)
-        S = np.full((T, T), np.nan)
-    else:
-        V = np.asarray(fitted.cov_params())[:p, :p]
-        est = C @ np.asarray(fitted.fe_params)
-        se = np.sqrt(np.einsum("cp,pq,cq->c", C, V, C))
-        tau2 = float(np.asarray(fitted.cov_re)[0, 0])
-        S = np.full((T, T), tau2) + np.eye(T) * float(fitted.scale)
+    est = C @ r["beta"] * s
+    se = np.sqrt(np.einsum("cp,pq,cq->c", C, r["Phi"], C)) * s
+    S = r["S"] * s**2
+    tau2, sigma2 = np.exp(theta) * s**2
+    loglik = -0.5 * (r["value"] + 2 * (eng.N - eng.p) * math.log(s))
     lsmeans, differences = _tables(d, est, se, np.full(len(est), np.inf), treatment, reference, a)
     return RepeatedMeasuresFit(
         method="Mixed model, random intercept (compound symmetry, REML)",
@@ -1285,10 +1283,18 @@ def mixed_random_intercept(
         n_subjects=len(d.subjects),
         n_obs=len(d.y),
         dropped=d.dropped,
-        loglik=None if fitted is None else float(fitted.llf),
+        loglik=loglik,
         converged=converged,
         message=message,
         alpha=a,
         synthetic=d.synthetic,
         note="compound symmetry (equal variances and correlations), normal approximation",
+        extra={
+            "iterations": iterations,
+            "tau2": float(tau2),
+            "sigma2": float(sigma2),
+            "coef": pd.Series(r["beta"] * s, index=d.names),
+            "covariate_means": d.covariate_means,
+            "max_gradient": float(np.max(np.abs(r["grad"]))),
+        },
     )
