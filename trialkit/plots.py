@@ -9,7 +9,7 @@ for the trial's own.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,6 +23,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormat
 __all__ = [
     "SYNTHETIC_CAPTION",
     "ae_dotplot",
+    "allocation_paths",
     "caption",
     "consort",
     "correlation_maps",
@@ -30,7 +31,9 @@ __all__ = [
     "delta_tipping",
     "differences_by_visit",
     "distributions",
+    "eligibility",
     "forest",
+    "imbalance",
     "missing_pattern",
     "missing_rules",
     "missing_simulation",
@@ -40,6 +43,7 @@ __all__ = [
     "power_by_effect",
     "power_by_n",
     "power_map",
+    "predictability",
     "scenario_grid",
     "schedule",
     "size_by_rate",
@@ -589,9 +593,7 @@ def distributions(
     return axes
 
 
-def _caption_figure(
-    fig: Figure, note: str, synthetic: bool | str | None, title: str = ""
-) -> None:
+def _caption_figure(fig: Figure, note: str, synthetic: bool | str | None, title: str = "") -> None:
     """``caption`` for a whole figure, however many axes, under an optional ``title``
     (a suptitle, for which room is kept). ``synthetic``: a provenance kind or bool."""
     from trialkit.text import provenance_label
@@ -1081,6 +1083,116 @@ def consort(
         _consort_arrow(ax, follow, done)
     ax.set_title(title or "CONSORT flow, counted from ADSL")
     caption(ax, note, synthetic)
+    return ax
+
+
+def eligibility(
+    adsl: pd.DataFrame,
+    baseline_hba1c: pd.Series,
+    *,
+    provenance: str | bool | None = None,
+) -> Figure:
+    """Each patient's age, BMI, diabetes duration and baseline HbA1c (one dot per
+    patient, by arm) against the registry's eligibility ranges (green bands, read from
+    ``data/published/facts.csv``). ``baseline_hba1c``: indexed by USUBJID."""
+    from trialkit import published, schema
+
+    by_id = adsl.set_index("USUBJID")
+    panels = [
+        ("age (years)", "incl_age_min", "incl_age_max", by_id["AGE"]),
+        ("BMI (kg/m²)", "incl_bmi_min", "incl_bmi_max", by_id["BMI"]),
+        ("diabetes duration (years)", None, "incl_diabetes_duration_max", by_id["DIABDUR"]),
+        ("baseline HbA1c (%)", "incl_hba1c_min", "incl_hba1c_max", baseline_hba1c),
+    ]
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
+    for ax, (label, low_id, high_id, values) in zip(axes, panels, strict=True):
+        low = published.value(low_id) if low_id else 0.0
+        high = published.value(high_id)
+        ax.axvspan(low, high, color="tab:green", alpha=0.12)
+        arm = by_id["ARM"].reindex(values.index)
+        for k, name in enumerate(schema.ARMS):
+            v = values[arm == name]
+            jitter = np.random.default_rng(k).uniform(-0.15, 0.15, len(v))
+            ax.scatter(v, k + jitter, s=14, alpha=0.7, color=_ARM_COLOURS.get(name, "0.4"))
+        ax.set_yticks(range(len(schema.ARMS)), list(schema.ARMS))
+        ax.set(xlabel=label, ylim=(-0.6, len(schema.ARMS) - 0.4))
+        ax.set_title(f"eligible: {low:g} to {high:g}" if low_id else f"eligible: at most {high:g}",
+                     fontsize=9)  # fmt: skip
+    caption(axes[-1], "Green bands: the registry's eligibility ranges. One dot per patient.",
+            provenance=provenance or None)  # fmt: skip
+    return fig
+
+
+def imbalance(dist: pd.DataFrame, n: int, *, window: int = 14) -> Axes:
+    """Bars of the exact distribution of the UC-MSC arm size under each scheme.
+    ``dist``: ``trialkit.stats.imbalance_distribution`` rows with a "scheme" column."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    shown = dist[(dist["uc_msc"] - n / 2).abs() <= window]
+    schemes = list(dict.fromkeys(dist["scheme"]))
+    sizes = sorted(shown["uc_msc"].unique())
+    width = 0.9 / len(schemes)
+    for k, name in enumerate(schemes):
+        mine = shown[shown["scheme"] == name].set_index("uc_msc")["probability"]
+        x = np.arange(len(sizes)) + (k - (len(schemes) - 1) / 2) * width
+        ax.bar(x, mine.reindex(sizes, fill_value=0).to_numpy(), width=width, label=name)
+    ax.set_xticks(np.arange(len(sizes)), [str(v) for v in sizes], fontsize=8, rotation=90)
+    ax.set(xlabel=f"patients allocated to UC-MSC (of {n})", ylabel="probability (exact)")
+    ax.set_title(f"How the {n} patients split between the arms")
+    ax.legend(title="", frameon=False)
+    caption(ax, "Exact distributions (binomial; hypergeometric end of the last block).")
+    return ax
+
+
+def allocation_paths(
+    n: int, schemes: Mapping[str, tuple[str, Sequence[int]]], *, seed: int = 0, lines: int = 15
+) -> Figure:
+    """The running difference UC-MSC minus placebo during recruitment, one panel per
+    scheme: ``lines`` simulated allocation sequences (grey) and the exact 2.5% to 97.5%
+    quantiles at every patient (band). ``schemes``: name -> (scheme, block sizes)."""
+    from trialkit.stats.design import imbalance_distribution, simulate_allocation
+
+    fig, axes = plt.subplots(1, len(schemes), figsize=(12, 3.6), sharey=True)
+    upto = np.arange(1, n + 1)
+    for ax, (name, (scheme, sizes)) in zip(axes, schemes.items(), strict=True):
+        band = []
+        for m in upto:
+            d = imbalance_distribution(int(m), scheme, tuple(sizes) or 4)
+            cdf = d["probability"].cumsum().to_numpy()
+            diff = d["difference"].to_numpy()
+            band.append((diff[np.searchsorted(cdf, 0.025)], diff[np.searchsorted(cdf, 0.975)]))
+        band_ = np.array(band)
+        ax.fill_between(upto, band_[:, 0], band_[:, 1], step="mid", color="tab:blue", alpha=0.2,
+                        label="exact 95% range")  # fmt: skip
+        paths = simulate_allocation(n, scheme, tuple(sizes) or 4, reps=lines, seed=seed)
+        ax.plot(upto, (2 * paths.astype(int) - 1).cumsum(axis=1).T, color="0.3", lw=0.7,
+                alpha=0.6)  # fmt: skip
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set(title=name, xlabel="patients randomized so far")
+    axes[0].set_ylabel("UC-MSC minus placebo")
+    axes[0].legend(loc="upper left", frameon=False, fontsize=8)
+    caption(axes[-1], "Lines: simulated allocation sequences. Band: exact 2.5% to 97.5% quantiles.")
+    return fig
+
+
+def predictability(pred: pd.DataFrame, n: int) -> Axes:
+    """Bars of the share of assignments guessed right (convergence strategy) and forced,
+    per scheme. ``pred``: indexed by scheme, columns "correct" and "forced" (0-1)."""
+    order = pred.sort_values("correct")
+    y = np.arange(len(order))
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    bars = (("correct", 0.2, "tab:blue", "guessed right (convergence strategy)"),
+            ("forced", -0.2, "tab:red", "forced (certain if the block size is known)"))  # fmt: skip
+    for col, off, colour, label in bars:
+        ax.barh(y + off, 100 * order[col], height=0.38, color=colour, alpha=0.8, label=label)
+        for yi, v in zip(y, order[col], strict=True):
+            ax.annotate(f"{100 * v:.1f}%", xy=(100 * v, yi + off), xytext=(3, 0),
+                        textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+    ax.axvline(50, color="black", ls="--", lw=1)
+    ax.set_yticks(y, order.index)
+    ax.set(xlabel="% of assignments", xlim=(0, 100))
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
+    ax.set_title("How guessable is the next assignment? (dashed: a coin toss, 50%)", pad=24)
+    caption(ax, f"Exact expectations over the first {n} assignments.")
     return ax
 
 
@@ -1655,3 +1767,148 @@ def missing_simulation(
     )
     _caption_figure(fig, note, synthetic, title=title)
     return axes
+
+
+# ------------------------------------------------------------------- Bayesian re-analysis (10)
+_READER_COLOURS = {"sceptical": "tab:red", "neutral": "0.3", "enthusiastic": "tab:green"}
+
+
+def posterior_panels(
+    results: Mapping[str, Any], relevant: float, note: str = "", provenance: str | None = None
+) -> Figure:
+    """One panel per reader: prior, likelihood (flat priors) and posterior of the risk
+    difference, with P(RD > 0) and P(RD > ``relevant``) shaded and labelled.
+    ``results``: reader -> ``stats.RiskDifferencePosterior`` (same counts)."""
+    from trialkit import stats
+
+    rs = list(results.values())
+    lo = min(stats.difference_quantile(r.posterior1, r.posterior2, 0.0005) for r in rs)
+    hi = max(stats.difference_quantile(r.posterior1, r.posterior2, 0.9995) for r in rs)
+    grid = np.linspace(min(lo, -0.1) - 0.1, hi + 0.1, 401)
+    flat = stats.Beta(1, 1)
+    first = rs[0]
+    lik = stats.difference_pdf(
+        flat.updated(first.x1, first.n1), flat.updated(first.x2, first.n2), grid
+    )
+    fig, axes = plt.subplots(1, len(rs), figsize=(4.4 * len(rs), 4.2), sharey=True)
+    for k, (ax, (name, r)) in enumerate(zip(np.atleast_1d(axes), results.items(), strict=True)):
+        posterior(
+            grid, stats.difference_pdf(r.posterior1, r.posterior2, grid),
+            prior=stats.difference_pdf(r.prior1, r.prior2, grid), likelihood=lik,
+            marks={0: f"P(RD > 0) = {r.p_benefit:.3f}",
+                   relevant: f"P(RD > {relevant:g}) = {r.p_relevant:.3f}"},
+            xlabel="risk difference, UC-MSC minus placebo", title=f"{name} prior",
+            legend=k == 0, ax=ax,
+        )  # fmt: skip
+    _caption_figure(fig, note, provenance)
+    return fig
+
+
+def prior_predictive(
+    priors: Mapping[str, tuple[Any, Any]], observed: Sequence[float] = ()
+) -> Figure:
+    """What each reader's prior expects of each arm's response rate, before the trial:
+    the two arms' prior densities per reader (UC-MSC solid, placebo dashed), with the
+    observed rates (``observed``: UC-MSC, placebo) as ticks for comparison afterwards."""
+    p = np.linspace(0.0005, 0.9995, 600)
+    fig, axes = plt.subplots(1, len(priors), figsize=(4.4 * len(priors), 3.6), sharey=False)
+    for ax, (name, (p1, p2)) in zip(np.atleast_1d(axes), priors.items(), strict=True):
+        colour = _READER_COLOURS.get(name, "tab:blue")
+        ax.plot(100 * p, p1.dist.pdf(p), color=colour, lw=2, label="UC-MSC")
+        ax.plot(100 * p, p2.dist.pdf(p), color=colour, lw=2, ls="--", label="placebo")
+        for rate, style in zip(observed, ("-", "--"), strict=False):
+            ax.axvline(100 * rate, color="0.5", lw=1, ls=style)
+        upper = max(p1.dist.ppf(0.999), p2.dist.ppf(0.999), *observed, 0.3)
+        ax.set(
+            xlim=(0, min(100, 100 * upper + 5)), xlabel="response rate (%)", title=f"{name} prior"
+        )
+        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=8, frameon=False)
+    np.atleast_1d(axes)[0].set_ylabel("prior density")
+    _caption_figure(
+        fig, "Grey lines: the rates observed in the trial (solid UC-MSC, dashed placebo).", None
+    )
+    return fig
+
+
+def scenario_probabilities(
+    sets: pd.DataFrame, relevant: float, note: str = "", provenance: str | None = None
+) -> Figure:
+    """P(RD > 0) and P(RD > ``relevant``) per reader (colour) for every case of
+    ``stats.analysis_set_posteriors`` (rows)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 0.55 * sets["case"].nunique() + 1.9), sharey=True)
+    cases = list(dict.fromkeys(sets["case"]))
+    for ax, col, label in zip(
+        axes, ("p_benefit", "p_relevant"), ("P(RD > 0)", f"P(RD > {relevant:g})"), strict=True
+    ):
+        for k, (name, rows) in enumerate(sets.groupby("prior", sort=False)):
+            y = [len(cases) - 1 - cases.index(c) + 0.15 * (k - 1) for c in rows["case"]]
+            ax.scatter(rows[col], y, color=_READER_COLOURS.get(name, "tab:blue"), label=name, s=28)
+        ax.set(xlabel=label, xlim=(0, 1.02))
+    axes[0].set_yticks(range(len(cases)), cases[::-1], fontsize=8)
+    axes[0].set_xlim(min(0.5, float(sets["p_benefit"].min()) - 0.05), 1.01)
+    axes[1].legend(frameon=False, fontsize=8, loc="lower left")
+    _caption_figure(fig, note, provenance)
+    return fig
+
+
+def hba1c_readings(
+    members: pd.DataFrame, reading_b: tuple[float, float], relevant: float, provenance: str | None
+) -> Figure:
+    """Posteriors of the difference in mean HbA1c change (negative favours UC-MSC): one
+    thin line per reconstruction (``members`` with columns mean, sd), and the posterior
+    from the printed decreases and p-value (``reading_b`` = (mean, sd)), thick."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    lo = min(float(members["mean"].min()), reading_b[0]) - 4 * max(
+        float(members["sd"].max()), reading_b[1]
+    )
+    d = np.linspace(lo, 0.3, 400)
+    for _, m in members.head(60).iterrows():
+        ax.plot(d, _normal_pdf(d, m["mean"], m["sd"]), color="tab:blue", alpha=0.2, lw=1)
+    ax.plot(
+        [],
+        [],
+        color="tab:blue",
+        alpha=0.5,
+        lw=1,
+        label="printed means, one line per reconstruction",
+    )
+    ax.plot(
+        d, _normal_pdf(d, *reading_b), color="tab:purple", lw=2.5, label="printed decreases and p"
+    )
+    ax.axvline(
+        -relevant, color="firebrick", ls="--", lw=1, label=f"relevant difference ({-relevant:g})"
+    )
+    ax.axvline(0, color="0.3", lw=1)
+    ax.set(xlabel="difference in mean HbA1c change at week 48 (%-points), UC-MSC minus placebo",
+           ylabel="posterior density (flat prior)")  # fmt: skip
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, frameon=False, loc="upper left")
+    caption(ax, "Two readings of the same abstract.", provenance=provenance)
+    return fig
+
+
+def _normal_pdf(x: Any, mean: float, sd: float) -> Any:
+    return np.exp(-0.5 * ((x - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
+
+
+def weight_curve(by_weight: pd.DataFrame, chosen: float, note: str = "") -> Axes:
+    """P(OR > 1) and P(relevant benefit) against the weight given to outside evidence
+    (``by_weight`` with columns w, p_benefit, p_relevant)."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(
+        by_weight["w"],
+        by_weight["p_benefit"],
+        color="tab:blue",
+        marker="o",
+        ms=3,
+        label="P(benefit)",
+    )
+    ax.plot(by_weight["w"], by_weight["p_relevant"], color="tab:green", marker="o", ms=3,
+            label="P(relevant benefit)")  # fmt: skip
+    ax.axvline(chosen, color="0.3", ls=":", lw=1)
+    ax.set(xlabel="weight of the outside trial's effect (0: ignored, 1: counted in full)",
+           ylabel="posterior probability", ylim=(0, 1.02))  # fmt: skip
+    ax.legend(frameon=False, loc="lower right")
+    caption(ax, note)
+    return ax

@@ -51,16 +51,22 @@ __all__ = [
     "Beta",
     "NormalPosterior",
     "RiskDifferencePosterior",
+    "analysis_set_posteriors",
     "beta_prior",
     "difference_cdf",
     "difference_pdf",
     "difference_quantile",
+    "effect_prior_posterior",
     "enthusiastic_prior",
+    "log_odds_ratio",
     "mean_difference_posterior",
     "normal_posterior",
+    "posterior_table",
     "power_prior",
+    "prior_table",
     "prob_greater",
     "prob_greater_mc",
+    "relevant_log_odds_ratio",
     "risk_difference_posterior",
     "sceptical_prior",
 ]
@@ -540,3 +546,134 @@ def mean_difference_posterior(
     return normal_posterior(
         _number("mean1", mean1) - _number("mean2", mean2), se, prior_mean, prior_sd, label
     )
+
+
+# =========================================================================== summaries
+def prior_table(
+    priors: dict[str, tuple[Beta, Beta]], relevant: float, level: float = 0.9
+) -> Any:
+    """One row per reader: each arm's prior (mean response rate and its central ``level``
+    interval, a *prior predictive* view of what the reader expects in each arm), the
+    prior's weight in patients per arm, and the prior probabilities P(RD > 0) and
+    P(RD > ``relevant``). ``priors`` maps a reader to (UC-MSC prior, placebo prior)."""
+    import pandas as pd
+
+    rows = []
+    for name, (p1, p2) in priors.items():
+        lo1, hi1 = p1.interval(1 - level)
+        lo2, hi2 = p2.interval(1 - level)
+        rows.append(
+            {
+                "reader": name,
+                "UC-MSC prior": f"Beta({p1.a:.3g}, {p1.b:.3g})",
+                "placebo prior": f"Beta({p2.a:.3g}, {p2.b:.3g})",
+                "weight per arm (patients)": p1.strength,
+                "UC-MSC rate, prior mean": p1.mean,
+                "UC-MSC rate, prior interval": f"{100 * lo1:.1f}% to {100 * hi1:.1f}%",
+                "placebo rate, prior mean": p2.mean,
+                "placebo rate, prior interval": f"{100 * lo2:.1f}% to {100 * hi2:.1f}%",
+                "prior P(RD > 0)": prob_greater(p1, p2, 0.0),
+                "prior P(RD > relevant)": prob_greater(p1, p2, relevant),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def posterior_table(results: dict[str, RiskDifferencePosterior]) -> Any:
+    """One row per reader: posterior mean RD, its credible interval, P(RD > 0),
+    P(RD > relevant), and each arm's posterior mean response rate."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "reader": name,
+                "posterior mean RD": r.mean,
+                "credible interval": f"{100 * r.low:.1f} to {100 * r.high:.1f} points",
+                "P(RD > 0)": r.p_benefit,
+                "P(RD > relevant)": r.p_relevant,
+                "UC-MSC rate, posterior mean": r.posterior1.mean,
+                "placebo rate, posterior mean": r.posterior2.mean,
+            }
+            for name, r in results.items()
+        ]
+    )
+
+
+def analysis_set_posteriors(
+    x1: int,
+    n1: int,
+    x2: int,
+    n2: int,
+    missing1: int,
+    missing2: int,
+    priors: dict[str, tuple[Beta, Beta]],
+    relevant: float,
+) -> Any:
+    """Every possible outcome of randomized patients who were not analysed (``missing1``,
+    ``missing2`` per arm, all put in the denominators with ``j`` of them responders),
+    and the analysis as published, under each prior: one row per case and prior with
+    ``case`` ("x1/m1 vs x2/m2"), ``extra1``/``extra2`` (responders among the unanalysed;
+    None for the published analysis), ``prior``, ``p_benefit``, ``p_relevant``."""
+    import pandas as pd
+
+    cases = [(x1, n1, x2, n2, None, None)]
+    if missing1 or missing2:
+        cases += [
+            (x1 + j1, n1 + missing1, x2 + j2, n2 + missing2, j1, j2)
+            for j1 in range(missing1 + 1)
+            for j2 in range(missing2 + 1)
+        ]
+    rows = []
+    for a1, m1, a2, m2, j1, j2 in cases:
+        for name, (p1, p2) in priors.items():
+            r = risk_difference_posterior(a1, m1, a2, m2, p1, p2, relevant=relevant)
+            rows.append(
+                {
+                    "case": f"{a1}/{m1} vs {a2}/{m2}",
+                    "extra1": j1,
+                    "extra2": j2,
+                    "prior": name,
+                    "p_benefit": r.p_benefit,
+                    "p_relevant": r.p_relevant,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def log_odds_ratio(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float]:
+    """The log odds ratio of ``x1/n1`` vs ``x2/n2`` and its large-sample (Woolf) standard
+    error ``sqrt(1/a + 1/b + 1/c + 1/d)``; 0.5 is added to every cell when one is zero
+    (Haldane-Anscombe). Used as an approximately normal likelihood for the effect."""
+    cells = [x1, n1 - x1, x2, n2 - x2]
+    for name, v in zip(("x1", "n1 - x1", "x2", "n2 - x2"), cells, strict=True):
+        if _check_int(name, v) < 0:
+            raise ValueError(f"{name} must be >= 0, got {v}")
+    if min(cells) == 0:
+        cells = [c + 0.5 for c in cells]
+    a, b, c, d = (float(v) for v in cells)
+    return math.log(a * d / (b * c)), math.sqrt(1 / a + 1 / b + 1 / c + 1 / d)
+
+
+def relevant_log_odds_ratio(rate: float, relevant: float) -> float:
+    """The log odds ratio that a risk difference of ``relevant`` means at a control
+    response rate ``rate``: logit(rate + relevant) - logit(rate)."""
+    rate = _number("rate", rate, 0, 1)
+    if not 0 < rate < rate + relevant < 1:
+        raise ValueError(f"need 0 < rate < rate + relevant < 1, got {rate} and {relevant}")
+    return float(special.logit(rate + relevant) - special.logit(rate))
+
+
+def effect_prior_posterior(
+    x1: int, n1: int, x2: int, n2: int, x01: int, n01: int, x02: int, n02: int, weight: float
+) -> NormalPosterior:
+    """The posterior of the log odds ratio of ``x1/n1`` vs ``x2/n2`` with outside evidence
+    ``x01/n01`` vs ``x02/n02`` as a prior *on the treatment effect*, discounted by
+    ``weight`` (0 to 1): prior N(log OR0, SE0^2 / weight), a power prior on the effect
+    (weight 0: flat prior, the trial alone; 1: the outside trial counted in full).
+    Normal approximations on the log-odds scale (Spiegelhalter et al. 2004, ch. 5)."""
+    weight = _number("weight", weight, 0, 1)
+    est, se = log_odds_ratio(x1, n1, x2, n2)
+    est0, se0 = log_odds_ratio(x01, n01, x02, n02)
+    prior_sd = math.inf if weight == 0 else se0 / math.sqrt(weight)
+    return normal_posterior(est, se, est0, prior_sd, label=f"effect prior, weight {weight:g}")
