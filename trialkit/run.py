@@ -328,8 +328,8 @@ def _execute(job: _Job) -> Outcome:
         ok = False
         message = _describe_death(name, source, out_nb, e)
     seconds = time.perf_counter() - t0
-    if not out_nb.exists():  # nothing was saved: keep the notebook as it was given
-        nbformat.write(source, out_nb)
+    if not out_nb.exists():  # the kernel died and nothing was saved: keep the notebook
+        nbformat.write(_with_death_note(source, message), out_nb)
     nb = nbformat.read(out_nb, as_version=4)
     _write_html(nb, job.stage / f"{name}.html", job)
     thumbnail = _write_thumbnail(nb, job.stage / f"{name}.png")
@@ -415,26 +415,44 @@ def _describe_failure(name: str, source: Any, out_nb: Path, e: Any) -> str:
     return f"{name}: {where} raised {e.ename}: {e.evalue}"
 
 
+def _dead_cell(e: BaseException) -> Any:
+    """The cell papermill was executing when ``e`` was raised (from the traceback), or None."""
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == "papermill_execute_cells":
+            return tb.tb_frame.f_locals.get("cell")
+        tb = tb.tb_next
+    return None
+
+
 def _describe_death(name: str, source: Any, out_nb: Path, e: BaseException) -> str:
     """'NAME: the kernel died in cell N (first line): DeadKernelError: ...'."""
-    import nbformat
-
-    where = "before or between cells"
+    where = "outside a cell"
     with contextlib.suppress(Exception):
-        executed = nbformat.read(out_nb, as_version=4).cells
-        ids = [c.get("id") for c in source.cells]
-        for cell in executed:
-            if cell.get("metadata", {}).get("papermill", {}).get("status") == "running":
-                number = ids.index(cell.get("id")) + 1 if cell.get("id") in ids else "?"
-                first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
-                where = f"in cell {number} ({first[:60]})"
-                break
+        cell = _dead_cell(e)
+        if cell is not None:
+            ids = [c.get("id") for c in source.cells]
+            number = ids.index(cell.get("id")) + 1 if cell.get("id") in ids else "?"
+            first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+            where = f"in cell {number} ({first[:60]})"
     text = " ".join(str(e).split())
     text = text if len(text) <= 200 else text[:197] + "..."
     return (
         f"{name}: the kernel died {where}: {type(e).__name__}: {text} (the process running "
         "the notebook ended: a crash, os._exit, a kill, or too little memory)"
     )
+
+
+def _with_death_note(source: Any, message: str) -> Any:
+    """A copy of the notebook with ``message`` as a first Markdown cell (for failed/)."""
+    import copy
+
+    import nbformat
+
+    nb = copy.deepcopy(source)
+    note = f"**This run failed.** {html.escape(message)}"
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(note))
+    return nb
 
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
