@@ -39,6 +39,7 @@ from typing import Final
 import pandas as pd
 
 __all__ = [
+    "pico",
     "ARMS",
     "COLUMNS",
     "DATA_DIR",
@@ -564,3 +565,35 @@ def implied_counts(
         if prints_as(Fraction(100 * x, n), printed, decimals, rounding)
     ]
     return pd.DataFrame(rows, columns=["x", "n", "percent"])
+
+
+def pico(path: str | Path | None = None) -> pd.DataFrame:
+    """The trial's question in PICO(T) form, every entry read from the published facts:
+    index Population, Intervention, Comparison, Outcome, Time; columns "what" and
+    "source" (the facts' source tags: A abstract, R registry, S summary, B reference
+    header)."""
+
+    def fact(id_: str, unit: bool = True) -> str:
+        number = printed(id_, path).lstrip("<>= ")  # as printed: "1.0", not "1"
+        shown = str(row(id_, path)["unit"]).replace("10^6 ", "× 10⁶ ")
+        return f"{number} {shown}".strip() if unit else number
+
+    population = (
+        f"adults aged {fact('incl_age_min', False)} to {fact('incl_age_max')} with "
+        f"{text('incl_diagnosis', path)} on a stable insulin dose of "
+        f"{fact('incl_insulin_dose_min', False)} to {fact('incl_insulin_dose_max')}; "
+        f"{text('centre', path)}"
+    )
+    rows = {
+        "Population": (population, "R, B"),
+        "Intervention": (
+            f"{text('treatment', path)}; {fact('dose_registry')} per infusion in the registry, "
+            f"{fact('dose_summary')} in a summary of the article",
+            "A, R, S",
+        ),
+        "Comparison": (f"placebo: {text('placebo', path)}", "R"),
+        "Outcome": (text("primary_endpoint", path), "A"),
+        "Time": (f"{fact('follow_up')} of follow-up", "A"),
+    }
+    out = pd.DataFrame.from_dict(rows, orient="index", columns=["what", "source"])
+    return out.rename_axis("element")
