@@ -1312,6 +1312,13 @@ def read(folder: str | Path) -> dict[str, pd.DataFrame]:
             problems += exc.problems
             continue
         sources[name] = fname
+    for name in REQUIRED_FILES:  # an empty table first: other checks would only confuse
+        if name in raw and len(raw[name]) == 0:
+            problems.append(
+                Problem(
+                    name, "no rows (the table is empty): nothing to analyse", source=f"{name}.csv"
+                )
+            )
     if problems:
         raise DatasetError(problems)
     out = validate_all(raw, sources=sources)
