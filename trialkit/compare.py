@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import special
 from scipy import stats as sps
 
 from trialkit.assumptions import assumptions
@@ -333,40 +334,140 @@ def summary(data: Mapping[str, pd.DataFrame]) -> dict[str, float]:
 
 
 def _summary(a: Mapping[str, dict[str, Any]]) -> dict[str, float]:
-    out: dict[str, float] = {}
+    """``summary`` from the per-arm arrays of ``_analysis``: one row of ``_summary_many``."""
+    rows = {
+        arm: {k: np.asarray(v)[None] for k, v in a[arm].items() if k in _ROW_KEYS} for arm in ARMS
+    }
+    out = _summary_many(rows)
+    return {k: (int(v[0]) if v.dtype.kind in "iub" else float(v[0])) for k, v in out.items()}
+
+
+#: The per-patient arrays ``_summary_many`` reads, per arm.
+_ROW_KEYS = ("hba1c_base", "hba1c_w48", "pchg", "gir_base", "gir_w48", "met_hba1c", "met_insulin")
+
+
+def _rmean(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row means over ``ok`` and the row counts."""
+    n = ok.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok, x, 0.0).sum(axis=1) / n, n
+
+
+def _rdev(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deviations from the row mean (0 outside ``ok``), the means and the counts."""
+    m, n = _rmean(x, ok)
+    return np.where(ok, x - m[:, None], 0.0), m, n
+
+
+def _rvar(x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row sample variances (ddof 1), means and counts."""
+    d, m, n = _rdev(x, ok)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (d * d).sum(axis=1) / (n - 1), m, n
+
+
+def _rcorr(x: np.ndarray, y: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Row Pearson correlations over ``ok``."""
+    dx, dy = _rdev(x, ok)[0], _rdev(y, ok)[0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (dx * dy).sum(axis=1) / np.sqrt((dx * dx).sum(axis=1) * (dy * dy).sum(axis=1))
+
+
+def _p_t(t: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """Two-sided p of Student's t with ``df`` degrees of freedom."""
+    with np.errstate(invalid="ignore"):
+        return 2.0 * special.stdtr(df, -np.abs(t))
+
+
+def _p_one_sample(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Row one-sample t-tests of mean 0 (= scipy.stats.ttest_1samp), two-sided p."""
+    v, m, n = _rvar(x, ok)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _p_t(m / np.sqrt(v / n), n - 1.0)
+
+
+def _p_two_sample(
+    x1: np.ndarray, ok1: np.ndarray, x2: np.ndarray, ok2: np.ndarray, welch: bool
+) -> np.ndarray:
+    """Row two-sample t-tests (Student, or Welch), two-sided p (= scipy.stats.ttest_ind)."""
+    v1, m1, n1 = _rvar(x1, ok1)
+    v2, m2, n2 = _rvar(x2, ok2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if welch:
+            a, b = v1 / n1, v2 / n2
+            t = (m1 - m2) / np.sqrt(a + b)
+            df = (a + b) ** 2 / (a * a / (n1 - 1) + b * b / (n2 - 1))
+        else:
+            df = n1 + n2 - 2.0
+            sp = ((n1 - 1) * v1 + (n2 - 1) * v2) / df
+            t = (m1 - m2) / np.sqrt(sp * (1 / n1 + 1 / n2))
+        return _p_t(t, df)
+
+
+def _p_ancova(base: np.ndarray, end: np.ndarray, treated: np.ndarray) -> np.ndarray:
+    """Row two-sided p of the arm term in end ~ 1 + base + arm (ordinary least squares,
+    normal equations; rows with a missing value left out)."""
+    ok = ~np.isnan(base) & ~np.isnan(end)
+    x1 = np.where(ok, base, 0.0)
+    x2 = np.where(ok, treated, 0.0)
+    y = np.where(ok, end, 0.0)
+    one = ok.astype(float)
+    cols = (one, x1, x2)
+    xtx = np.stack([np.stack([(u * v).sum(axis=1) for v in cols], -1) for u in cols], -2)
+    xty = np.stack([(u * y).sum(axis=1) for u in cols], -1)
+    beta = np.linalg.solve(xtx, xty[..., None])[..., 0]
+    resid = np.where(ok, y - (beta[:, :1] + beta[:, 1:2] * x1 + beta[:, 2:3] * x2), 0.0)
+    df = ok.sum(axis=1) - 3.0
+    s2 = (resid * resid).sum(axis=1) / df
+    c22 = np.linalg.inv(xtx)[:, 2, 2]
+    return _p_t(beta[:, 2] / np.sqrt(s2 * c22), df)
+
+
+def _summary_many(a: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """``summary`` for many data sets at once: per arm, arrays of shape (data sets,
+    patients) (NaN where missing; ``_ROW_KEYS``); returns one array per quantity. Every
+    quantity of a row is computed from that row alone (row-wise reductions), so a data
+    set gets the same numbers whatever the other rows."""
+    out: dict[str, np.ndarray] = {}
     for arm, k in _KEY.items():
         x = a[arm]
         mh, mi = x["met_hba1c"], x["met_insulin"]
         ok = ~np.isnan(x["hba1c_w48"]) & ~np.isnan(x["pchg"])
-        ch = x["hba1c_w48"][ok] - x["hba1c_base"][ok]
+        ch = x["hba1c_w48"] - x["hba1c_base"]
         out |= {
-            f"responders_{k}": int((mh & mi).sum()),
-            f"hba1c_met_{k}": int(mh.sum()),
-            f"insulin_met_{k}": int(mi.sum()),
-            f"hba1c_only_{k}": int((mh & ~mi).sum()),
-            f"insulin_only_{k}": int((~mh & mi).sum()),
-            f"neither_{k}": int((~mh & ~mi).sum()),
-            f"corr_change_pchg_{k}": float(np.corrcoef(ch, x["pchg"][ok])[0, 1]),
-            f"corr_w48_pchg_{k}": float(np.corrcoef(x["hba1c_w48"][ok], x["pchg"][ok])[0, 1]),
-            f"corr_base_w48_{k}": float(np.corrcoef(x["hba1c_base"][ok], x["hba1c_w48"][ok])[0, 1]),
-            f"sd_hba1c_change_{k}": float(ch.std(ddof=1)),
-            f"sd_insulin_pchg_{k}": float(np.std(x["pchg"][ok], ddof=1)),
-            f"p_hba1c_paired_{k}": float(sps.ttest_1samp(ch, 0).pvalue),
+            f"responders_{k}": (mh & mi).sum(axis=1),
+            f"hba1c_met_{k}": mh.sum(axis=1),
+            f"insulin_met_{k}": mi.sum(axis=1),
+            f"hba1c_only_{k}": (mh & ~mi).sum(axis=1),
+            f"insulin_only_{k}": (~mh & mi).sum(axis=1),
+            f"neither_{k}": (~mh & ~mi).sum(axis=1),
+            f"corr_change_pchg_{k}": _rcorr(ch, x["pchg"], ok),
+            f"corr_w48_pchg_{k}": _rcorr(x["hba1c_w48"], x["pchg"], ok),
+            f"corr_base_w48_{k}": _rcorr(x["hba1c_base"], x["hba1c_w48"], ok),
+            f"mean_hba1c_change_{k}": _rmean(ch, ok)[0],
+            f"sd_hba1c_change_{k}": np.sqrt(_rvar(ch, ok)[0]),
+            f"sd_insulin_pchg_{k}": np.sqrt(_rvar(x["pchg"], ok)[0]),
+            f"p_hba1c_paired_{k}": _p_one_sample(ch, ok),
         }
     uc, pl = a["UC-MSC"], a["Placebo"]
-    chg = {arm: _nz(a[arm]["hba1c_w48"] - a[arm]["hba1c_base"]) for arm in ARMS}
-    out["p_hba1c_w48_t"] = float(sps.ttest_ind(_nz(uc["hba1c_w48"]), _nz(pl["hba1c_w48"])).pvalue)
-    out["p_hba1c_change_t"] = float(sps.ttest_ind(chg["UC-MSC"], chg["Placebo"]).pvalue)
-    out["p_hba1c_ancova"] = _ancova_p(
-        np.concatenate([uc["hba1c_base"], pl["hba1c_base"]]),
-        np.concatenate([uc["hba1c_w48"], pl["hba1c_w48"]]),
-        np.concatenate([np.ones(uc["analysed"]), np.zeros(pl["analysed"])]),
+
+    def present(x: np.ndarray) -> np.ndarray:
+        return ~np.isnan(x)
+
+    w1, w2 = uc["hba1c_w48"], pl["hba1c_w48"]
+    c1, c2 = w1 - uc["hba1c_base"], w2 - pl["hba1c_base"]
+    out["p_hba1c_w48_t"] = _p_two_sample(w1, present(w1), w2, present(w2), welch=False)
+    out["p_hba1c_change_t"] = _p_two_sample(c1, present(c1), c2, present(c2), welch=False)
+    n1, n2 = w1.shape[1], w2.shape[1]
+    out["p_hba1c_ancova"] = _p_ancova(
+        np.concatenate([uc["hba1c_base"], pl["hba1c_base"]], axis=1),
+        np.concatenate([w1, w2], axis=1),
+        np.broadcast_to(np.r_[np.ones(n1), np.zeros(n2)], (len(w1), n1 + n2)),
     )
-    out["p_insulin_welch"] = float(
-        sps.ttest_ind(_nz(uc["pchg"]), _nz(pl["pchg"]), equal_var=False).pvalue
-    )
-    dg = {arm: _nz(a[arm]["gir_w48"] - a[arm]["gir_base"]) for arm in ARMS}
-    out["p_gir_welch"] = float(sps.ttest_ind(dg["UC-MSC"], dg["Placebo"], equal_var=False).pvalue)
+    p1, p2 = uc["pchg"], pl["pchg"]
+    out["p_insulin_welch"] = _p_two_sample(p1, present(p1), p2, present(p2), welch=True)
+    g1, g2 = uc["gir_w48"] - uc["gir_base"], pl["gir_w48"] - pl["gir_base"]
+    out["p_gir_welch"] = _p_two_sample(g1, present(g1), g2, present(g2), welch=True)
     return out
 
 

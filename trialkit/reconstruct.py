@@ -402,6 +402,27 @@ def _p_bounds_failing(c: Mapping[str, Any], analysed: np.ndarray) -> list[str]:
     ]
 
 
+def _repair_draw(rng: np.random.Generator, c: dict[str, Any], s: Mapping[str, Any]) -> list[str]:
+    """Steps 1-4 of ``reconstruct`` on one drawn trial ``c`` (in place): choose the dropouts
+    the analysed numbers imply, repair each arm. Returns what failed ([] on success)."""
+    n_anal = s["reconstruct_analysed"]
+    drop = np.zeros(len(c["ucmsc"]), dtype=bool)
+    failed: list[str] = []
+    for arm in ARMS:
+        members = np.flatnonzero(c["ucmsc"] == (arm == ARMS[0]))
+        m = len(members) - n_anal[arm]
+        if m < 0:
+            raise ReconstructionError(f"{arm}: {n_anal[arm]} analysed of {len(members)}")
+        drop[rng.choice(members, size=m, replace=False)] = True
+        if not failed:
+            why = _repair_arm(rng, c, np.setdiff1d(members, np.flatnonzero(drop)), arm, s)
+            failed += [f"could not repair {why}"] if why else []
+    c["drop"] = drop
+    c["last_week"] = np.where(drop, c["last_if_drop"], 48)
+    c["reason"] = np.where(drop, c["reason_if_drop"], "")
+    return failed
+
+
 def reconstruct(
     seed: int | np.random.SeedSequence = 0,
     reading: str = "mean",
@@ -444,27 +465,13 @@ def reconstruct(
     rng = _rng(seed)
     f = _facts()
     n_rand = (f["arms"]["UC-MSC"]["randomized"], f["arms"]["Placebo"]["randomized"])
-    n_anal = s["reconstruct_analysed"]
     attempt = 0
     failures: collections.Counter[str] = collections.Counter()
     while attempt < max_attempts:
         attempt += 1
         c = {k: v[0].copy() for k, v in _draw_core(rng, n_rand, 1, s, 1.0, 0.0).items()}
-        drop = np.zeros(len(c["ucmsc"]), dtype=bool)
-        failed: list[str] = []
-        for arm in ARMS:
-            members = np.flatnonzero(c["ucmsc"] == (arm == ARMS[0]))
-            m = len(members) - n_anal[arm]
-            if m < 0:
-                raise ReconstructionError(f"{arm}: {n_anal[arm]} analysed of {len(members)}")
-            drop[rng.choice(members, size=m, replace=False)] = True
-            if not failed:
-                why = _repair_arm(rng, c, np.setdiff1d(members, np.flatnonzero(drop)), arm, s)
-                failed += [f"could not repair {why}"] if why else []
-        c["drop"] = drop
-        c["last_week"] = np.where(drop, c["last_if_drop"], 48)
-        c["reason"] = np.where(drop, c["reason_if_drop"], "")
-        failed = failed or [f"p-value bound {b}" for b in _p_bounds_failing(c, ~drop)]
+        failed = _repair_draw(rng, c, s)
+        failed = failed or [f"p-value bound {b}" for b in _p_bounds_failing(c, ~c["drop"])]
         if not failed:
             break
         failures.update(failed)
