@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all report test lint format bench lab data clean
+.PHONY: all report test lint format bench bench-all lab data clean
 .DEFAULT_GOAL := all
 
 all: report
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-report: $(STAMP)            ## render every notebook into reports/ (ipynb, html, json, index.html)
+report: $(STAMP)            ## render what changed into reports/ and build the site (index.html)
 	$(PY) -m trialkit run
 
 test: $(STAMP)              ## lint, unit tests, and a papermill run of every notebook
@@ -32,14 +32,27 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: $(STAMP)             ## timings against the obvious alternative, printed as ratios
+bench: $(STAMP)             ## rendering: cold, warm (cached) and site build times, printed as ratios
+	$(PY) bench/run.py render
+
+bench-all: $(STAMP)         ## every benchmark (bench/bench_*.py) against the obvious alternative
 	$(PY) bench/run.py
 
 data: $(STAMP)             ## regenerate data/synthetic/ (the canonical reconstruction)
 	$(PY) -m trialkit.cohort
 
-lab: $(STAMP)               ## JupyterLab on notebooks/ with this environment's kernel
-	$(PY) -m jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+# make lab                          student copies (lab/, no solutions), a browser opens
+# make lab PORT=8890 NO_BROWSER=1    another port; print the URL instead of opening it
+# make lab EDITION=instructor        the full notebooks (notebooks/, with solutions)
+PORT       ?= 8888
+NO_BROWSER ?=
+EDITION    ?= student
+LAB_DIR    := $(if $(filter instructor,$(EDITION)),notebooks,lab)
+
+lab: $(STAMP)               ## JupyterLab with this environment's kernel (see above)
+	$(if $(filter instructor,$(EDITION)),,$(PY) -m trialkit lab-copies lab)
+	JUPYTER_CONFIG_DIR=$(CURDIR)/.jupyter $(PY) -m jupyter lab $(LAB_DIR) --port=$(PORT) \
+	  $(if $(NO_BROWSER),--no-browser) $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf reports .pytest_cache .ruff_cache

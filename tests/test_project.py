@@ -18,21 +18,38 @@ NOTEBOOKS = run.notebooks()
 
 
 def _name(requirement: str) -> tuple[str, str]:
-    name, _, version = re.split(r"(==|=)", requirement.strip(), maxsplit=1)
+    name, _, version = re.split(r"(==|=)", requirement.split("#")[0].strip(), maxsplit=1)
     return name.strip().lower().replace("_", "-"), version.strip()
+
+
+#: pip name -> conda-forge name, where they differ. conda-forge's "playwright" is the
+#: Node.js tool (the Python package is playwright-python); its "matplotlib" and "dask"
+#: pull in Qt and bokeh/pyarrow, the lean equivalents of the pip packages are these.
+CONDA_FORGE_NAMES = {
+    "playwright": "playwright-python",
+    "matplotlib": "matplotlib-base",
+    "dask": "dask-core",
+}
+#: conda-forge names that are a different package than the pip name (never to be used).
+CONDA_FORGE_WRONG = {"playwright", "matplotlib", "dask"}
 
 
 def test_environment_yml_pins_the_same_packages_as_pyproject():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = dict(
-        _name(r) for r in project["dependencies"] + project["optional-dependencies"]["dev"]
+        (CONDA_FORGE_NAMES.get(name, name), version)
+        for name, version in map(
+            _name, project["dependencies"] + project["optional-dependencies"]["dev"]
+        )
     )
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    assert env["channels"] == ["conda-forge"]
     conda = dict(
         _name(d)
         for d in env["dependencies"]
         if isinstance(d, str) and d not in ("pip",) and not d.startswith("python=")
     )
+    assert not CONDA_FORGE_WRONG & set(conda), "use conda-forge's names for the pip packages"
     assert conda == wanted
     assert any(isinstance(d, dict) and "-e ." in d.get("pip", []) for d in env["dependencies"])
 

@@ -4,7 +4,9 @@
     python -m trialkit run --only 02 -p alpha 0.01  # one notebook, another parameter
     python -m trialkit run -f params.yaml --report  # parameters from YAML, code hidden
     python -m trialkit run --edition student        # no solutions; hand-out copies too
+    python -m trialkit run --force                  # execute even what the cache has
     python -m trialkit list                         # notebooks and their parameters
+    python -m trialkit lab-copies lab/              # student copies for JupyterLab
 
 Exit status: 0 all rendered; 1 a notebook failed (the others still rendered); 2 bad
 parameters, names, files or data, or a run estimated above 10 minutes without
@@ -59,12 +61,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     run.add_argument("--jobs", type=int, default=None, help="notebooks at a time (default: cores)")
     run.add_argument(
+        "--force",
+        action="store_true",
+        help="execute every chosen notebook, even those whose rendering is up to date",
+    )
+    run.add_argument(
         "--allow-long",
         action="store_true",
         help="run even if the run-time estimate of a notebook is above 10 minutes",
     )
     sub.add_parser("list", help="list notebooks and their parameters")
+    copies = sub.add_parser(
+        "lab-copies", help="write the notebooks without solutions into a folder (make lab)"
+    )
+    copies.add_argument("folder", type=Path, nargs="?", default=None, help="default: lab/")
     args = parser.parse_args(argv)
+
+    if args.command == "lab-copies":
+        from trialkit import lab
+
+        written = lab.student_copies(args.folder or lab.LAB)
+        print(f"{len(written)} student notebooks (no solutions) in {written[0].parent}")
+        return 0
 
     if args.command == "list":
         for path in runner.notebooks():
@@ -85,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             report=args.report,
             jobs=args.jobs,
             allow_long=args.allow_long,
+            force=args.force,
         )
     except (params.ParameterError, ValueError, OSError) as e:
         print(f"error: {e}\nnothing was executed.", file=sys.stderr)

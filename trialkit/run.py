@@ -3,11 +3,16 @@
 For each notebook the runner writes, into ``reports/``:
 
 - ``NAME.ipynb``  the executed notebook (papermill),
-- ``NAME.html``   an HTML page of it (nbconvert; ``report=True`` hides the code),
 - ``NAME.json``   every value the notebook recorded with ``record(key, value)``, the
-  parameters used, the versions of the main packages, and the run time,
+  parameters used, the versions of the main packages, the run time and the cache key,
+- ``thumbs/NAME.png`` its key figure, small;
 
-and ``index.html`` lists every notebook with its title, status, run time and parameters.
+then ``trialkit.site`` builds the site from them: ``NAME.html`` per notebook and
+``index.html``, the landing page (Sphinx + myst-nb; nothing is executed again).
+
+Cache: a notebook is executed only when something it uses changed since its report was
+written (``trialkit.cache``: its source, parameters, edition, the trialkit modules it
+imports, ``data/``, the pins); ``force=True`` (``--force``) executes it regardless.
 
 Safety: parameters are validated (``trialkit.params``) before any notebook starts. Each
 notebook is executed into a staging folder and only moved into ``reports/`` when it
@@ -207,6 +212,7 @@ class Outcome:
     seconds: float
     message: str = ""
     parameters: dict[str, Any] = field(default_factory=dict)
+    cached: bool = False  # not executed: the earlier rendering is up to date
 
 
 def plan(
@@ -288,6 +294,7 @@ class _Job:
     report: bool
     edition: str
     env: dict[str, str]  # added to the kernel's environment
+    key: str = ""  # the execution cache's key (trialkit.cache), stored in the report
 
 
 _BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -303,6 +310,7 @@ def _execute(job: _Job) -> Outcome:
     pm = _import_papermill()
     name = job.path.stem
     out_nb = job.stage / f"{name}.ipynb"
+    (job.stage / ".started").write_text(str(time.time()))  # for "still running" lines
     source = nbformat.read(job.path, as_version=4)
     if job.edition == "student":
         source = without_solutions(source)
@@ -331,7 +339,6 @@ def _execute(job: _Job) -> Outcome:
     if not out_nb.exists():  # the kernel died and nothing was saved: keep the notebook
         nbformat.write(_with_death_note(source, message), out_nb)
     nb = nbformat.read(out_nb, as_version=4)
-    _write_html(nb, job.stage / f"{name}.html", job)
     thumbnail = _write_thumbnail(nb, job.stage / f"{name}.png")
     summary = {
         "notebook": name,
@@ -348,6 +355,7 @@ def _execute(job: _Job) -> Outcome:
         "edition": job.edition,
         "report_mode": job.report,
         "thumbnail": thumbnail,
+        "cache_key": job.key,
     }
     (job.stage / f"{name}.json").write_text(json.dumps(summary, indent=2) + "\n")
     records.unlink(missing_ok=True)
@@ -358,15 +366,26 @@ EDITIONS = ("reader", "student", "instructor")
 
 
 def without_solutions(nb: Any) -> Any:
-    """A copy of a notebook without its cells tagged "solution" (the student edition)."""
+    """A copy of a notebook without its solutions (the student edition and ``make lab``).
+
+    Removed: every cell tagged "solution" (code or Markdown: the convention is that all
+    solution content sits in such cells), and, from notebooks written before that
+    convention, an untagged Markdown cell that starts with "**Solution" (a prompt whose
+    solution is gone, or a solution written in prose).
+    """
     import copy
 
     clean = copy.deepcopy(nb)
-    clean.cells = [c for c in clean.cells if "solution" not in c.metadata.get("tags", [])]
-    for cell in clean.cells:  # the "Solution:" prompt that announced a removed cell
-        if cell.cell_type == "markdown" and cell.source.strip().startswith("**Solution"):
-            cell.source = "*Solution: ask your instructor, or compare with a classmate.*"
+    clean.cells = [
+        c
+        for c in clean.cells
+        if "solution" not in c.metadata.get("tags", [])
+        and not (c.cell_type == "markdown" and _SOLUTION_PROMPT.match(c.source))
+    ]
     return clean
+
+
+_SOLUTION_PROMPT = re.compile(r"\s*(\*\*|__)?Solution\b", re.I)
 
 
 def _ipc_kernel_manager(env: Mapping[str, str] | None = None) -> type:
@@ -455,25 +474,6 @@ def _with_death_note(source: Any, message: str) -> Any:
     return nb
 
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-
-
-def _write_html(nb: Any, target: Path, job: _Job) -> None:
-    """The page: trialkit's template (offline, solutions in collapsible blocks)."""
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter(
-        extra_template_basedirs=[str(TEMPLATES)], template_name="trialkit",
-        exclude_input=job.report, exclude_input_prompt=job.report,
-    )  # fmt: skip
-    shown = ", ".join(f"{k} = {v!r}" for k, v in job.parameters.items())
-    banner = f"{job.edition.capitalize()} edition. Parameters: {shown or 'none'}."
-    body, _ = exporter.from_notebook_node(
-        nb, resources={"trialkit": {"edition": job.edition, "banner": banner}}
-    )
-    target.write_text(body, encoding="utf-8")
-
-
 def _write_thumbnail(nb: Any, target: Path, width: int = 360) -> bool:
     """Save the notebook's key figure, small: the cell tagged "thumbnail", else the first."""
     import base64
@@ -524,6 +524,8 @@ def render(
     progress: Any = None,
     edition: str = "reader",
     allow_long: bool = False,
+    force: bool = False,
+    site: bool = True,
 ) -> list[Outcome]:
     """Render notebooks into ``out``; return one Outcome per notebook, in teaching order.
 
@@ -536,7 +538,15 @@ def render(
     Raises ParameterError (before executing anything) for a bad parameter and ValueError
     for an unknown notebook name or edition. A failing notebook does not stop the others;
     its earlier good report in ``out`` is left in place and the failed execution is kept
-    in ``out/failed/``. ``progress`` (default: print to stderr) receives one line per event.
+    in ``out/failed/``. ``progress`` (default: print to stderr) receives one line per event,
+    and a "still running NAME (60 s)" line while a long notebook runs.
+
+    Cache: a notebook whose key (``trialkit.cache.key``: its source, parameters, edition,
+    the trialkit modules it imports, ``data/``, the pins) equals the key of its report in
+    ``out`` is not executed again; ``force`` executes every chosen notebook regardless.
+
+    Site: then ``trialkit.site.build`` makes the pages (Sphinx, from the executed
+    notebooks in ``out``); ``site=False`` skips it.
 
     Run time: each notebook's time is estimated from its parameters
     (``params.estimate_seconds``) and printed; a notebook estimated above
@@ -557,6 +567,7 @@ def render(
         raise ValueError(f"no notebooks (NN_name.ipynb) found in {folder}")
     full = plan(paths, parameters, text_parameters, allow_long=allow_long)
     out.mkdir(parents=True, exist_ok=True)
+    keys, cached = _cache_keys(paths, full, edition, out, force)
     _remove_stale_staging(out)
     _import_papermill()  # once, in the parent; forked workers inherit it
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(paths)))
@@ -571,16 +582,24 @@ def render(
     _RUN_PID = os.getpid()
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out))
     tasks = []
-    for path in paths:
-        (staging / path.stem).mkdir()
-        tasks.append(_Job(path, full[path], staging / path.stem, report, edition, threads))
     outcomes: dict[str, Outcome] = {}
+    for path in paths:
+        if path in cached:
+            outcomes[path.stem] = cached[path]
+            continue
+        (staging / path.stem).mkdir()
+        tasks.append(
+            _Job(path, full[path], staging / path.stem, report, edition, threads, keys[path])
+        )
     total = len(tasks)
-    say(f"rendering {total} notebook{'s' * (total != 1)} ({edition} edition) into {out}, "
-        f"{jobs} at a time")  # fmt: skip
-    say(_estimate_line(full, jobs))
+    say(_cache_line(paths, cached, edition, out))
+    if tasks:
+        say(f"rendering {total} notebook{'s' * (total != 1)} ({edition} edition) into {out}, "
+            f"{min(jobs, total)} at a time")  # fmt: skip
+        say(_estimate_line({p: full[p] for p in paths if p not in cached}, jobs))
+    ticker = _Ticker(staging, say)
     try:
-        with _stop_on_signals():
+        with _stop_on_signals(), ticker:
             for done, outcome in enumerate(_run_all(tasks, jobs), start=1):
                 _publish(staging / outcome.name, out, outcome)
                 outcomes[outcome.name] = outcome
@@ -594,7 +613,11 @@ def render(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         _remove_kernel_folders()
-        write_index(out, folder, outcomes)
+    if site:
+        from trialkit import site as pages
+
+        seconds = pages.build(out, folder, edition, outcomes, report=report, progress=say)
+        say(f"site: {out / 'index.html'} ({seconds:.1f} s)")
     return [outcomes[p.stem] for p in paths]
 
 
@@ -762,9 +785,10 @@ def _publish(stage: Path, out: Path, outcome: Outcome) -> None:
     The json goes last: a report counts as present once its json is there.
     """
     name = outcome.name
+    (stage / ".started").unlink(missing_ok=True)  # no longer running (see _Ticker)
     target = out if outcome.ok else out / "failed"
     target.mkdir(exist_ok=True)
-    moves = [(f"{name}.ipynb", target), (f"{name}.html", target)]
+    moves = [(f"{name}.ipynb", target)]
     if outcome.ok:
         moves += [(f"{name}.png", out / "thumbs"), ("student.ipynb", out / "notebooks")]
     for filename, folder in [*moves, (f"{name}.json", target)]:
@@ -777,185 +801,83 @@ def _publish(stage: Path, out: Path, outcome: Outcome) -> None:
             stale.unlink()
 
 
-# --------------------------------------------------------------------------- index
-def write_index(
-    out: Path, folder: Path = NOTEBOOKS, this_run: Mapping[str, Outcome] | None = None
-) -> Path:
-    """Write ``out/index.html``, the landing page, and ``out/course.html``, the course guide.
+# --------------------------------------------------------------------------- cache
+def _cache_keys(
+    paths: Sequence[Path],
+    full: Mapping[Path, Mapping[str, Any]],
+    edition: str,
+    out: Path,
+    force: bool,
+) -> tuple[dict[Path, str], dict[Path, Outcome]]:
+    """Each notebook's cache key, and an Outcome for those whose report is up to date."""
+    import nbformat
 
-    One card per notebook in teaching order: thumbnail of its key figure, title, one line,
-    time it takes, status of this rendering (run time, parameters), links to the page and
-    the notebook file. Built from the reports' json files, so it is right after a partial
-    run too. Self-contained: nothing is fetched from the network.
+    from trialkit import cache
+
+    keys: dict[Path, str] = {}
+    cached: dict[Path, Outcome] = {}
+    for path in paths:
+        source = nbformat.read(path, as_version=4)
+        if edition == "student":
+            source = without_solutions(source)
+        keys[path] = cache.key(source, full[path], edition, path.parent)
+        if force or not (out / f"{path.stem}.ipynb").exists():
+            continue
+        if cache.stored_key(out / f"{path.stem}.json") == keys[path]:
+            cached[path] = Outcome(path.stem, True, 0.0, "", dict(full[path]), cached=True)
+            for stale in (out / "failed").glob(f"{path.stem}.*"):
+                stale.unlink()  # a failure of other inputs is no longer the news
+    return keys, cached
+
+
+def _cache_line(
+    paths: Sequence[Path], cached: Mapping[Path, Outcome], edition: str, out: Path
+) -> str:
+    if not cached:
+        return f"cache: nothing reusable in {out} ({edition} edition)"
+    if len(cached) == len(paths):
+        return (
+            f"cache: all {len(paths)} notebook{'s' * (len(paths) != 1)} unchanged since their "
+            "last rendering, nothing to execute (--force re-runs them)"
+        )
+    return f"cache: {len(cached)} unchanged, reused: " + ", ".join(p.stem for p in cached)
+
+
+class _Ticker:
+    """Prints "still running NAME (60 s)" every ``every`` seconds while a notebook runs.
+
+    A worker marks a notebook as started with ``STAGE/NAME/.started``; a notebook counts
+    as running until its staging folder is emptied by ``_publish``.
     """
-    this_run = this_run or {}
-    cards = []
-    for path in notebooks(folder=folder):
-        cards.append(_card(out, path, this_run.get(path.stem)))
-    edition = next(
-        (
-            r["edition"]
-            for p in notebooks(folder=folder)
-            if (r := _read_json(out / f"{p.stem}.json"))
-        ),
-        "reader",
-    )
-    page = _INDEX.format(
-        style=_STYLE,
-        cards="\n".join(cards),
-        edition=html.escape(edition),
-        generated=datetime.now(UTC).isoformat(timespec="seconds"),
-    )
-    _write_atomic(out / "index.html", page)
-    _write_atomic(out / "course.html", course_page(folder))
-    return out / "index.html"
 
+    def __init__(self, staging: Path, say: Any, every: float = 30.0, poll: float = 1.0):
+        import threading
 
-def _card(out: Path, path: Path, outcome: Outcome | None) -> str:
-    import nbformat
+        self.staging, self.say, self.every, self.poll = staging, say, every, poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="still-running", daemon=True)
+        self._told: dict[str, int] = {}
 
-    name = path.stem
-    good = _read_json(out / f"{name}.json")
-    source = nbformat.read(path, as_version=4)
-    title = (good or {}).get("title") or title_of(source) or name
-    line = (good or {}).get("description") or description_of(source)
-    duration = (good or {}).get("time") or _time_of(source)
-    failed = outcome is not None and not outcome.ok
-    if failed:
-        status = "failed in this run" + (", showing the last good report" if good else "")
-        cls = "failed"
-    elif good:
-        status, cls = (
-            f"rendered {good['started'][:16].replace('T', ' ')} UTC in {good['seconds']:.0f} s",
-            "ok",
-        )
-    else:
-        status, cls = "not rendered yet", "missing"
-    e = html.escape
-    thumb = (
-        f'<img src="thumbs/{name}.png" alt="key figure of {e(title)}">'
-        if good and (out / "thumbs" / f"{name}.png").exists()
-        else '<div class="nothumb"></div>'
-    )
-    head = f'<a href="{name}.html">{e(title)}</a>' if good else e(title)
-    links = []
-    if good:
-        links += [
-            f'<a href="{name}.html">page</a>',
-            f'<a href="{name}.ipynb">executed notebook</a>',
-        ]
-    if (out / "notebooks" / f"{name}.ipynb").exists():
-        links.append(f'<a href="notebooks/{name}.ipynb">student notebook</a>')
-    if failed:
-        links.append(f'<a href="failed/{name}.html">the failed run</a>')
-    params = ", ".join(f"{k} = {v!r}" for k, v in (good or {}).get("parameters", {}).items())
-    return (
-        f'<article class="card {cls}">{thumb}<div class="body">'
-        f'<h2><span class="num">{e(name[:2])}</span> {head}</h2>'
-        f"<p>{e(line)}</p>"
-        f'<p class="meta">{e(duration) + " &middot; " if duration else ""}{e(status)}</p>'
-        f'<p class="meta">parameters: <code>{e(params) or "defaults"}</code></p>'
-        f'<p class="links">{" &middot; ".join(links)}</p></div></article>'
-    )
+    def __enter__(self) -> _Ticker:
+        self._thread.start()
+        return self
 
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
-def course_page(folder: Path = NOTEBOOKS) -> str:
-    """The course guide as a page: ``notebooks/COURSE.md`` and a table built from the notebooks
-    (order, time, prerequisites, the parameters worth changing in class)."""
-    import mistune
-    import nbformat
-
-    from trialkit import params
-
-    rows = []
-    for path in notebooks(folder=folder):
-        nb = nbformat.read(path, as_version=4)
-        text = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
-        assumes = re.search(r"\*\*Assumes:\*\*\s*([^\n]+(?:\n(?!\n)[^\n]+)*)", text)
-        spec = params.SPECS.get(path.stem, {})
-        knobs = "; ".join(f"<code>{n}</code>: {html.escape(p.help)}" for n, p in spec.items())
-        rows.append(
-            f"<tr><td>{path.stem[:2]}</td><td>{html.escape(title_of(nb))}</td>"
-            f"<td>{html.escape(_time_of(nb))}</td>"
-            f"<td>{html.escape(' '.join(assumes.group(1).split())) if assumes else ''}</td>"
-            f"<td>{knobs}</td></tr>"
-        )
-    guide = folder / "COURSE.md"
-    prose = mistune.html(guide.read_text()) if guide.exists() else ""
-    return _COURSE.format(style=_STYLE, prose=prose, rows="\n".join(rows))
-
-
-def _write_atomic(target: Path, text: str) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, target)
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
-_STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 70rem;
-       margin: 2rem auto; padding: 0 1rem; color: #222; line-height: 1.45; }
-header p { max-width: 48rem; }
-.warn { background: #fff4d6; border: 1px solid #e0c070; padding: .5rem .8rem; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(30rem, 1fr)); gap: 1rem; }
-.card { display: flex; gap: .8rem; border: 1px solid #ddd; border-radius: 6px; padding: .8rem; }
-.card img, .card .nothumb { width: 180px; height: 120px; object-fit: contain; flex: none;
-       background: #f6f6f6; border-radius: 4px; }
-.card h2 { font-size: 1.05rem; margin: 0 0 .3rem 0; }
-.card .num { color: #888; font-weight: normal; }
-.card p { margin: .2rem 0; font-size: .92rem; }
-.meta { color: #555; font-size: .85rem !important; }
-.failed { border-color: #d55; background: #fdf0f0; }
-.missing { opacity: .6; }
-table { border-collapse: collapse; width: 100%; font-size: .92rem; }
-th, td { text-align: left; padding: .35rem .5rem; border-bottom: 1px solid #ddd;
-         vertical-align: top; }
-code { font-size: .85em; }
-"""
-
-_INDEX = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>UC-MSCs in type 2 diabetes: a re-analysis collection</title>
-<style>{style}</style></head><body>
-<header>
-<h1>UC-MSCs in type 2 diabetes: a teaching and re-analysis collection</h1>
-<p>Notebooks about one published trial: Zang L, Li Y, Hao H, et al. Stem Cell Res Ther
-2022;13:180 (NCT02302599), umbilical-cord mesenchymal stem cells vs placebo in 91 adults
-with insulin-treated type 2 diabetes. They teach the trial's design, how its endpoints
-are derived and how it can be analysed, re-check every number the paper reports, and say
-which cannot be checked.</p>
-<p class="warn">Individual patient data are not public. Analyses of patients use
-<strong>synthetic</strong> patients built to match the published summaries, and say so in
-every table and figure.</p>
-<p>This is the <strong>{edition}</strong> edition. Start with the
-<a href="course.html">course guide</a>, or open the notebooks in order.</p>
-</header>
-<main class="cards">
-{cards}
-</main>
-<footer><p class="meta">Written {generated} UTC by <code>python -m trialkit run</code>.</p>
-</footer></body></html>
-"""
-
-_COURSE = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Course guide: UC-MSCs in type 2 diabetes</title>
-<style>{style}</style></head><body>
-<p><a href="index.html">&larr; all notebooks</a></p>
-{prose}
-<h2>The notebooks at a glance</h2>
-<table><thead><tr><th>#</th><th>notebook</th><th>time</th><th>assumes</th>
-<th>parameters to change in class</th></tr></thead>
-<tbody>
-{rows}
-</tbody></table>
-</body></html>
-"""
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll):
+            now = time.time()
+            for marker in sorted(self.staging.glob("*/.started")):
+                name = marker.parent.name
+                if (marker.parent / f"{name}.json").exists():
+                    continue  # finished, about to be published
+                try:
+                    elapsed = now - float(marker.read_text() or now)
+                except (OSError, ValueError):
+                    continue
+                step = int(elapsed // self.every)
+                if step >= 1 and self._told.get(name, 0) < step:
+                    self._told[name] = step
+                    self.say(f"    still running {name} ({step * self.every:.0f} s)")
