@@ -403,23 +403,87 @@ class Imputations:
         return out
 
 
-def _draw_fit(
-    rng: np.random.Generator, x: np.ndarray, y: np.ndarray, m: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """``m`` draws of (beta, sigma) from the posterior of y = X beta + e, flat prior.
+def _impute_many(
+    values: np.ndarray,
+    treated: np.ndarray,
+    m: int,
+    rngs: Sequence[np.random.Generator],
+    names: tuple[str, str] = ("treatment", "control"),
+    visits: Sequence[Any] | None = None,
+) -> np.ndarray:
+    """Impute ``B`` visits-wide data sets at once: ``values`` (B, n, v) with NaN where
+    missing (the baseline, column 0, observed), ``treated`` (B, n) bool, ``m``
+    imputations each, data set ``b`` with generator ``rngs[b]``. Returns (B, m, n, v).
 
-    sigma^2 = RSS / chi2(n - p); beta = beta_hat + sigma R^-1 z, with X = QR (so that
-    R^-1 R^-T = (X'X)^-1). Returns beta (m, p) and sigma (m,).
+    The algorithm of :func:`impute_monotone`. Every data set takes its random numbers
+    from its own generator, three calls in a fixed order before any arithmetic:
+    ``chisquare`` (2 arms, v - 1 visits, m) for the residual variances,
+    ``standard_normal`` (2, v - 1, m, v) for the coefficients and (m, n, v) for the
+    missing values (draws for an arm and visit without missing values are made and not
+    used). The arithmetic is elementwise in the data sets (batched least squares per
+    data set, arm, visit and imputation), so data set ``b`` gets the same numbers
+    whatever the other data sets of the batch: a batch of one is :func:`impute_monotone`.
     """
-    n, p = x.shape
-    q, r = np.linalg.qr(x)
-    beta_hat = np.linalg.solve(r, q.T @ y)
-    rss = float(np.sum((y - x @ beta_hat) ** 2))
-    df = n - p
-    sigma = np.sqrt(rss / rng.chisquare(df, size=m))
-    z = rng.standard_normal((m, p))
-    beta = beta_hat[None, :] + sigma[:, None] * np.linalg.solve(r, z.T).T
-    return beta, sigma
+    B, n, v = values.shape
+    observed = ~np.isnan(values)
+    inarm = np.stack([treated, ~treated], axis=1)  # (B, 2, n): treatment, control
+    nobs = np.einsum("ban,bnk->bak", inarm.astype(np.int64), observed.astype(np.int64))
+    nmis = np.einsum("ban,bnk->bak", inarm.astype(np.int64), (~observed).astype(np.int64))
+    # predictors at visit k: intercept, baseline and the n_prev most recent earlier
+    # visits, as many as keep two residual df (n_prev = k - 1 with enough patients)
+    n_prev = np.minimum(np.arange(v)[None, None, :] - 1, nobs - 4)
+    need = nmis > 0
+    need[:, :, 0] = False
+    bad = np.argwhere(need & (n_prev < 0))
+    if len(bad):
+        b, a, k = bad[0]
+        label = visits[k] if visits is not None else k
+        raise ValueError(
+            f"wide: arm {names[a]!r}, visit {label!r}: {nobs[b, a, k]} patients observed, "
+            "need at least 4 to impute from the baseline"
+        )
+    df = np.where(need, nobs - 2 - n_prev, 1)
+    chis = np.empty((B, 2, v - 1, m))
+    zb = np.empty((B, 2, v - 1, m, v))
+    zz = np.empty((B, m, n, v))
+    for b, rng in enumerate(rngs):  # each data set's own stream, in a fixed order
+        chis[b] = rng.chisquare(df[b, :, 1:, None], size=(2, v - 1, m))
+        zb[b] = rng.standard_normal((2, v - 1, m, v))
+        zz[b] = rng.standard_normal((m, n, v))
+    out = np.broadcast_to(values[:, None], (B, m, n, v)).copy()
+    y_all = np.where(observed, values, 0.0)
+    for k in range(1, v):
+        if not need[:, :, k].any():
+            continue
+        p = k + 1  # intercept, visits 0 .. k-1 (the excluded ones zeroed)
+        X = np.concatenate([np.ones((B, m, n, 1)), out[..., :k]], axis=-1)
+        for a in (0, 1):
+            if not need[:, a, k].any():
+                continue
+            incl = np.ones((B, p), bool)
+            incl[:, 2:] = np.arange(1, k)[None, :] >= (k - n_prev[:, a, k])[:, None]
+            # data sets that need no fit here get a harmless identity system
+            incl &= need[:, a, k][:, None]
+            Xa = np.where(incl[:, None, None, :], X, 0.0)  # (B, m, n, p)
+            Xa = np.nan_to_num(Xa)  # rows of other arms / visits not yet drawn
+            w = (inarm[:, a] & observed[:, :, k]).astype(float)  # (B, n)
+            Xw = Xa * w[:, None, :, None]
+            XtX = np.einsum("bmnp,bmnq->bmpq", Xw, Xa)
+            XtX += (np.eye(p) * ~incl[:, None, :])[:, None]
+            Xty = np.einsum("bmnp,bn->bmp", Xw, y_all[:, :, k])
+            L = np.linalg.cholesky(XtX)
+            beta_hat = np.linalg.solve(L.transpose(0, 1, 3, 2), np.linalg.solve(L, Xty[..., None]))[
+                ..., 0
+            ]
+            resid = (y_all[:, None, :, k] - np.einsum("bmnp,bmp->bmn", Xa, beta_hat)) * w[:, None]
+            rss = np.einsum("bmn,bmn->bm", resid, resid)
+            sigma = np.sqrt(rss / chis[:, a, k - 1])  # (B, m)
+            shift = np.linalg.solve(L.transpose(0, 1, 3, 2), zb[:, a, k - 1, :, :p, None])[..., 0]
+            beta = beta_hat + sigma[..., None] * shift  # ~ N(beta_hat, sigma^2 (X'X)^-1)
+            drawn = np.einsum("bmnp,bmp->bmn", Xa, beta) + sigma[..., None] * zz[..., k]
+            mis = inarm[:, a] & ~observed[:, :, k] & need[:, a, k][:, None]  # (B, n)
+            out[..., k] = np.where(mis[:, None, :], drawn, out[..., k])
+    return out
 
 
 def impute_monotone(
@@ -458,39 +522,11 @@ def impute_monotone(
     seed = _check_int("seed", seed)
     values, treated, visits, arms = _split_wide(wide, arm_col, treatment)
     observed = ~np.isnan(values)
-    n, v = values.shape
-    rng = np.random.default_rng(seed)
-    out = np.broadcast_to(values, (m, n, v)).copy()
-    for is_treated in (True, False):
-        rows = np.flatnonzero(treated == is_treated)
-        label = treatment if is_treated else next(a for a in arms if a != treatment)
-        for k in range(1, v):
-            obs = rows[observed[rows, k]]
-            mis = rows[~observed[rows, k]]
-            if len(mis) == 0:
-                continue
-            # predictors: the baseline and the earlier visits, the most recent first as far
-            # as the observed patients allow (residual df >= 2)
-            n_prev = min(k - 1, len(obs) - 4)
-            if n_prev < 0:
-                raise ValueError(
-                    f"wide: arm {label!r}, visit {visits[k]!r}: {len(obs)} patients observed, "
-                    "need at least 4 to impute from the baseline"
-                )
-            cols = [0, *range(k - n_prev, k)]
-            intermittent = bool((~observed[np.ix_(obs, cols)]).any())
-            if not intermittent:
-                x_obs = np.column_stack([np.ones(len(obs)), values[np.ix_(obs, cols)]])
-                beta, sigma = _draw_fit(rng, x_obs, values[obs, k], m)
-                x_mis = out[:, mis][:, :, cols]  # (m, n_mis, p - 1)
-                mean = beta[:, :1] + np.einsum("mik,mk->mi", x_mis, beta[:, 1:])
-                out[:, mis, k] = mean + sigma[:, None] * rng.standard_normal((m, len(mis)))
-            else:
-                for j in range(m):
-                    x_obs = np.column_stack([np.ones(len(obs)), out[j][np.ix_(obs, cols)]])
-                    beta, sigma = _draw_fit(rng, x_obs, values[obs, k], 1)
-                    mean = beta[0, 0] + out[j][np.ix_(mis, cols)] @ beta[0, 1:]
-                    out[j, mis, k] = mean + sigma[0] * rng.standard_normal(len(mis))
+    control = next(a for a in arms if a != treatment)
+    out = _impute_many(
+        values[None], treated[None], m, [np.random.default_rng(seed)],
+        names=(treatment, str(control)), visits=visits,
+    )[0]  # fmt: skip
     return Imputations(
         values=out,
         observed=observed,
@@ -1011,12 +1047,9 @@ def responder_mi(
         raise ValueError(f"prior must be two positive Beta parameters, got {prior!r}")
     alpha = _check_alpha(alpha)
     rng = np.random.default_rng(_check_int("seed", seed))
-    k = []
-    for x, n, mm in ((x1, n1, m1), (x2, n2, m2)):
-        rate = rng.beta(x + a0, n - x + b0, size=m)
-        k.append(rng.binomial(mm, rate))
-    est, var = _wald_rd(x1 + k[0], n1 + m1, x2 + k[1], n2 + m2)
-    res = rubin(est, var, None, alpha, "risk difference")
+    counts = np.array([[x1, n1, m1, x2, n2, m2]])
+    est, var = _responder_mi_batch(counts, m, [rng], (a0, b0))
+    res = rubin(est[0], var[0], None, alpha, "risk difference")
     return replace(
         res,
         method=(
@@ -1110,16 +1143,20 @@ def responder_analyses(
 # =========================================================================== dropout
 def _calibrate(score: np.ndarray, slope: float, rate: float) -> np.ndarray:
     """Dropout probabilities expit(a + slope * score) with ``a`` chosen so that their mean
-    is ``rate`` (the expected share dropping out)."""
+    over the last axis (the patients) is ``rate`` (the expected share dropping out).
+    ``score``: (..., n), one ``a`` per row, found by bisection on [-60, 60] to the last
+    bit (row by row: a row's result does not depend on the other rows)."""
     if slope == 0:
         return np.full(score.shape, rate)
-    z = slope * (score - score.mean())
-
-    def gap(a: float) -> float:
-        return float(special.expit(a + z).mean() - rate)
-
-    a = optimize.brentq(gap, -60.0, 60.0, xtol=1e-12)
-    return special.expit(a + z)
+    z = slope * (score - score.mean(axis=-1, keepdims=True))
+    lo = np.full(score.shape[:-1] + (1,), -60.0)
+    hi = np.full(score.shape[:-1] + (1,), 60.0)
+    for _ in range(80):  # 120 / 2^80 is below the spacing of doubles near any root
+        mid = (lo + hi) / 2
+        high = special.expit(mid + z).mean(axis=-1, keepdims=True) > rate
+        hi = np.where(high, mid, hi)
+        lo = np.where(high, lo, mid)
+    return special.expit((lo + hi) / 2 + z)
 
 
 def _dropout_mask(
@@ -1130,19 +1167,20 @@ def _dropout_mask(
     uniform: np.ndarray,
     decision: np.ndarray,
 ) -> np.ndarray:
-    """Observed mask (n, v) for monotone dropout after visit ``decision`` (column index
-    1..v-2), for the patients with ``uniform`` below their dropout probability."""
-    n, v = values.shape
-    rows = np.arange(n)
+    """Observed mask (..., n, v) for monotone dropout after visit ``decision`` (..., n;
+    column index 1..v-2), for the patients with ``uniform`` (..., n) below their dropout
+    probability; ``values`` (..., n, v), any number of leading (trial) dimensions."""
+    v = values.shape[-1]
     if mechanism == "MCAR":
-        prob = np.full(n, rate)
+        prob = np.full(uniform.shape, rate)
     elif mechanism == "MAR":
-        prob = _calibrate(values[rows, decision], slope, rate)
+        at = np.take_along_axis(values, decision[..., None], axis=-1)[..., 0]
+        prob = _calibrate(at, slope, rate)
     else:
-        prob = _calibrate(values[:, -1], slope, rate)
+        prob = _calibrate(values[..., -1], slope, rate)
     drop = uniform < prob
     last = np.where(drop, decision, v - 1)
-    return np.arange(v)[None, :] <= last[:, None]
+    return np.arange(v) <= last[..., None]
 
 
 def _check_rate_slope(rate: Any, slope: Any) -> tuple[float, float]:
@@ -1362,6 +1400,107 @@ def _complete_trial(
     return hv, (arm == "UC-MSC").to_numpy(), resp
 
 
+def _complete_trials(
+    seeds: Sequence[np.random.SeedSequence], n_per_arm: tuple[int, int], effect: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """HbA1c (k x n x visits), treated (k, n), responder (k, n) of ``k`` complete
+    SYNTHETIC trials at once: trial ``i`` is ``trialkit.cohort.simulate(n_per_arm,
+    seed=seeds[i], effect=effect, dropout=0.0)`` (patients in the order of USUBJID), its
+    datasets never built. Uses the generative model's own pieces (``trial_model``): the
+    core values of all trials as arrays, each trial from its own generator, then that
+    generator's randomization list and visit deviations, as ``simulate`` draws them
+    (``tests/test_stats_missing.py`` checks the identity with ``_complete_trial``)."""
+    from trialkit import published, trial_model
+    from trialkit.assumptions import _settings
+
+    s = _settings(None)
+    n = int(n_per_arm[0]) + int(n_per_arm[1])
+    k = len(seeds)
+    rngs = [np.random.default_rng(x) for x in seeds]
+    c = trial_model._draw_core(trial_model._Rows(rngs, n), n_per_arm, k, s, float(effect), 0.0)
+    weeks = np.asarray(s["visit_weeks"])
+    mid = weeks[1:-1]
+    chol = trial_model._ar1_chol(mid, s["visit_noise_corr_12w"])
+    order = np.empty((k, n), np.int64)
+    z_h = np.empty((k, n, len(mid)))
+    for i, rng in enumerate(rngs):  # what simulate draws next: _allocate, then z_h
+        order[i] = rng.permutation(n)
+        z_h[i] = rng.standard_normal((n, len(mid))) @ chol.T
+    base, w48 = c["hba1c_base"], c["hba1c_w48"]
+    hv = np.empty((k, n, len(weeks)))
+    hv[..., 0], hv[..., -1] = base, w48
+    f = np.asarray(s["hba1c_shape"], float)[1:-1]
+    path = base[..., None] + (w48 - base)[..., None] * f
+    noisy = trial_model._round(path + s["hba1c_visit_sd"] * z_h, s["lab_decimals"]["HBA1C"])
+    hv[..., 1:-1] = np.clip(noisy, *s["hba1c_range"]["visits"])
+    hv = hv[..., np.isin(weeks, s["lab_visits"]["HBA1C"])]
+    pchg = 100 * (c["ins_w48"] - c["ins_base"]) / c["ins_base"]
+    cut = float(published.value("primary_endpoint_hba1c_threshold"))
+    red = float(published.value("primary_endpoint_insulin_threshold"))
+    resp = (hv[..., -1] < cut - 1e-9) & (pchg <= -red + 1e-9)
+    # rows in the order of the subject ids SYN-001, SYN-002, ... (patient j is order[j] + 1)
+    labels = np.char.add("SYN-", np.char.zfill((order + 1).astype(str), 3))
+    idx = np.argsort(labels, axis=1, kind="stable")
+    take = np.take_along_axis
+    return (
+        take(hv, idx[..., None], axis=1),
+        take(np.asarray(c["ucmsc"], bool), idx, axis=1),
+        take(resp, idx, axis=1),
+    )
+
+
+def _ancova_batch(
+    y: np.ndarray, base: np.ndarray, treated: np.ndarray, w: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """OLS of ``y`` (B, m, n) on 1 + base + treated (each (B, n)) with 0/1 weights ``w``
+    (B, n; None: everybody), for B data sets and m outcomes each: the arm coefficient
+    (B, m), its variance (B, m) and the residual df (B,) = sum(w) - 3."""
+    w = np.ones(base.shape) if w is None else w.astype(float)
+    X = np.stack([np.ones(base.shape), base, treated.astype(float)], axis=-1)  # (B, n, 3)
+    Xw = X * w[..., None]
+    inv = np.linalg.inv(np.einsum("bnp,bnq->bpq", Xw, X))
+    beta = np.einsum("bmn,bnp->bmp", np.where(w[:, None] > 0, y, 0.0), Xw) @ inv
+    resid = (y - np.einsum("bmp,bnp->bmn", beta, X)) * w[:, None]
+    df = w.sum(axis=-1) - 3
+    s2 = np.einsum("bmn,bmn->bm", resid, resid) / df[:, None]
+    return beta[..., 2], s2 * inv[:, None, 2, 2], df
+
+
+def _rubin_batch(
+    q: np.ndarray, u: np.ndarray, df_complete: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rubin's rules (the formulas of :func:`rubin`) for B sets of m estimates ``q`` and
+    variances ``u`` (B, m), complete-data df (B,; inf: large sample): pooled estimate, SE
+    and Barnard-Rubin df, each (B,)."""
+    m = q.shape[1]
+    qbar, ubar, b = q.mean(axis=1), u.mean(axis=1), q.var(axis=1, ddof=1)
+    t = ubar + (1 + 1 / m) * b
+    lam = np.maximum((1 + 1 / m) * b / t, _LAMBDA_FLOOR)
+    df_old = (m - 1) / lam**2
+    with np.errstate(invalid="ignore"):
+        dfc = np.asarray(df_complete, float)
+        df_obs = (dfc + 1) / (dfc + 3) * dfc * (1 - lam)
+        df = np.where(np.isinf(dfc), df_old, df_old * df_obs / (df_old + df_obs))
+    return qbar, np.sqrt(t), df
+
+
+def _responder_mi_batch(
+    counts: np.ndarray, m: int, rngs: Sequence[np.random.Generator], prior: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The imputations of :func:`responder_mi` for B tables at once: ``counts`` (B, 6) of
+    x1, n1, m1, x2, n2, m2; data set ``b`` draws from ``rngs[b]`` exactly as
+    ``responder_mi`` does (Beta rate, then Binomial count, treatment arm first). Returns
+    the completed risk differences and their Wald variances, each (B, m)."""
+    a0, b0 = prior
+    k = np.empty((len(counts), 2, m), np.int64)
+    for i, rng in enumerate(rngs):
+        for j, (x, n, mm) in enumerate((counts[i, :3], counts[i, 3:])):
+            rate = rng.beta(x + a0, n - x + b0, size=m)
+            k[i, j] = rng.binomial(mm, rate)
+    c = counts[:, :, None]
+    return _wald_rd(c[:, 0] + k[:, 0], c[:, 1] + c[:, 2], c[:, 3] + k[:, 1], c[:, 4] + c[:, 5])
+
+
 def _t_ci(est: float, se: float, df: float, alpha: float) -> tuple[float, float, float]:
     q = float(sps.t.isf(alpha / 2, df)) if math.isfinite(df) else float(sps.norm.isf(alpha / 2))
     p = float(
@@ -1446,6 +1585,121 @@ def _one_trial(
     return rows
 
 
+def _trials_batch(
+    trials: Sequence[int],
+    seed: int,
+    n_per_arm: tuple[int, int],
+    effect: float,
+    mechanisms: Sequence[str],
+    rate: float,
+    slope: float,
+    m: int,
+    alpha: float,
+    with_mmrm: bool = False,
+) -> pd.DataFrame:
+    """The rows of :func:`_one_trial` for several trials at once, as arrays: every trial
+    and mechanism is a slice of the same arrays (complete trials, dropout masks, the
+    imputations of all of them in one :func:`_impute_many` call, batched ANCOVA and
+    Rubin's rules). Trial ``i`` draws from ``SeedSequence(seed, spawn_key=(i,))`` alone,
+    so its rows do not depend on which other trials share the batch."""
+    ss = [np.random.SeedSequence(seed, spawn_key=(i,)).spawn(3) for i in trials]
+    hv, treated, resp = _complete_trials([x[0] for x in ss], n_per_arm, effect)
+    k, n, v = hv.shape
+    M = len(mechanisms)
+    decision = np.empty((k, n), np.int64)
+    uniform = np.empty((k, n))
+    for j, x in enumerate(ss):
+        rng = np.random.default_rng(x[1])
+        decision[j] = rng.integers(1, v - 1, size=n)
+        uniform[j] = rng.random(n)
+    entropy = [int(x[2].generate_state(1)[0]) for x in ss]
+    obs = np.stack(
+        [_dropout_mask(hv, mech, rate, slope, uniform, decision) for mech in mechanisms], axis=1
+    )  # (k, M, n, v)
+    done = obs[..., -1]
+    trt = np.broadcast_to(treated[:, None], done.shape)
+    n1 = treated.sum(axis=1)[:, None]
+    n2 = n - n1
+    d1 = 1 - (done & trt).sum(axis=-1) / n1
+    d2 = 1 - (done & ~trt).sum(axis=-1) / n2
+    flat = (k * M, n)
+    # HbA1c: complete data (per trial), complete case and MI (per trial and mechanism)
+    e, u, df = _ancova_batch(hv[:, None, :, -1], hv[..., 0], treated)
+    full_h = (
+        np.repeat(e, M, axis=1),
+        np.sqrt(np.repeat(u, M, axis=1)),
+        np.repeat(df[:, None], M, axis=1),
+    )
+    base = np.broadcast_to(hv[:, None, :, 0], done.shape).reshape(flat)
+    last = np.broadcast_to(hv[:, None, :, -1], done.shape).reshape(flat)
+    e, u, df = _ancova_batch(last[:, None], base, trt.reshape(flat), done.reshape(flat))
+    cc_h = (e[:, 0].reshape(k, M), np.sqrt(u[:, 0]).reshape(k, M), df.reshape(k, M))
+    values = np.where(obs, hv[:, None], np.nan).reshape(k * M, n, v)
+    rngs = [np.random.default_rng(entropy[j]) for j in range(k) for _ in mechanisms]
+    out = _impute_many(values, trt.reshape(flat), m, rngs)
+    e, u, df = _ancova_batch(out[..., -1], base, trt.reshape(flat))
+    q, se, dfr = _rubin_batch(e, u, df)
+    mi_h = (q.reshape(k, M), se.reshape(k, M), dfr.reshape(k, M))
+    # responder endpoint
+    x1 = (resp & treated).sum(axis=1)[:, None]
+    x2 = (resp & ~treated).sum(axis=1)[:, None]
+    rd, rv = _wald_rd(x1, n1, x2, n2)
+    inf = np.full((k, M), np.inf)
+    full_r = (np.repeat(rd, M, axis=1), np.sqrt(np.repeat(rv, M, axis=1)), inf)
+    rsp = np.broadcast_to(resp[:, None], done.shape)
+    cx1, co1 = (rsp & trt & done).sum(-1), (trt & done).sum(-1)
+    cx2, co2 = (rsp & ~trt & done).sum(-1), (~trt & done).sum(-1)
+    rd, rv = _wald_rd(cx1, co1, cx2, co2)
+    cc_r = (rd, np.sqrt(rv), inf)
+    rd, rv = _wald_rd(cx1, n1, cx2, n2)
+    nri = (rd, np.sqrt(rv), inf)
+    counts = np.stack([cx1, co1, n1 - co1, cx2, co2, n2 - co2], axis=-1).reshape(k * M, 6)
+    rngs = [np.random.default_rng(entropy[j]) for j in range(k) for _ in mechanisms]
+    e, u = _responder_mi_batch(counts, m, rngs, (0.5, 0.5))
+    q, se, dfr = _rubin_batch(e, u, np.full(k * M, np.inf))
+    mi_r = (q.reshape(k, M), se.reshape(k, M), dfr.reshape(k, M))
+    parts = [
+        ("HbA1c", "complete data", full_h),
+        ("responder", "complete data", full_r),
+        ("HbA1c", "complete case", cc_h),
+        ("HbA1c", "MI (MAR)", mi_h),
+    ]
+    if with_mmrm:
+        fits = [_mmrm_week(hv[j], obs[j, i], treated[j], alpha) for j in range(k) for i in range(M)]
+        cols = tuple(np.array(f).reshape(k, M) for f in zip(*fits, strict=True))
+        parts.append(("HbA1c", "MMRM (MAR)", cols))
+    parts += [
+        ("responder", "complete case", cc_r),
+        ("responder", "non-responder imputation", nri),
+        ("responder", "MI (MAR)", mi_r),
+    ]
+    R = len(parts)
+    est = np.stack([p[2][0] for p in parts], axis=-1).ravel()  # (k, M, R)
+    se = np.stack([p[2][1] for p in parts], axis=-1).ravel()
+    dfs = np.stack([p[2][2] for p in parts], axis=-1).ravel()
+    finite = np.isfinite(dfs)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dft = np.where(finite, dfs, 1)
+        q = np.where(finite, sps.t.isf(alpha / 2, dft), sps.norm.isf(alpha / 2))
+        z = np.abs(est / se)
+        p = np.where(finite, 2 * sps.t.sf(z, dft), 2 * sps.norm.sf(z))
+    return pd.DataFrame(
+        {
+            "trial": np.repeat(np.asarray(trials), M * R),
+            "mechanism": np.tile(np.repeat(np.asarray(mechanisms, dtype=object), R), k),
+            "endpoint": np.tile(np.array([x[0] for x in parts], dtype=object), k * M),
+            "method": np.tile(np.array([x[1] for x in parts], dtype=object), k * M),
+            "estimate": est,
+            "se": se,
+            "low": est - q * se,
+            "high": est + q * se,
+            "p": p,
+            "dropout_treated": np.repeat(d1.ravel(), R),
+            "dropout_control": np.repeat(d2.ravel(), R),
+        }
+    )
+
+
 def _mmrm_week(
     hv: np.ndarray, obs: np.ndarray, treated: np.ndarray, alpha: float
 ) -> tuple[float, float, float]:
@@ -1513,6 +1767,7 @@ def dropout_simulation(
     truth_trials: int = 20_000,
     with_mmrm: bool = False,
     progress: bool = False,
+    batch: int = 50,
 ) -> DropoutSimulation:
     """How do complete case, MI and non-responder imputation fare under MCAR, MAR, MNAR?
 
@@ -1555,18 +1810,33 @@ def dropout_simulation(
     truth_trials = _check_int("truth_trials", truth_trials)
     if truth_trials < 100:
         raise ValueError(f"truth_trials must be >= 100, got {truth_trials}")
+    batch = _check_int("batch", batch)
+    if batch < 1:
+        raise ValueError(f"batch must be >= 1, got {batch}")
     n_arms = (int(n_per_arm[0]), int(n_per_arm[1]))
-    rows: list[dict[str, Any]] = []
-    loop: Iterable[int] = range(n_sim)
+    starts: Iterable[int] = range(0, n_sim, batch)
     if progress:
         from tqdm.auto import tqdm
 
-        loop = tqdm(loop, desc="trials", unit="trial")
-    for i in loop:
-        rows += _one_trial(
-            i, seed, n_arms, float(effect), mechs, rate, slope, m, alpha, bool(with_mmrm)
-        )
-    trials = pd.DataFrame(rows)
+        starts = tqdm(starts, desc=f"batches of {batch} trials", unit="batch")
+    trials = pd.concat(
+        [
+            _trials_batch(
+                range(i, min(i + batch, n_sim)),
+                seed,
+                n_arms,
+                float(effect),
+                mechs,
+                rate,
+                slope,
+                m,
+                alpha,
+                bool(with_mmrm),
+            )  # fmt: skip
+            for i in starts
+        ],
+        ignore_index=True,
+    )
     truth, truth_mc = _truth(n_arms, float(effect), seed, truth_trials)
     trials["covered"] = (trials["low"] <= trials["endpoint"].map(truth)) & (
         trials["endpoint"].map(truth) <= trials["high"]
