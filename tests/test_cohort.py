@@ -1,4 +1,6 @@
-"""Tests of trialkit.cohort: synthetic patients that match the paper, and say so."""
+"""Tests of trialkit.cohort: synthetic patients that match the paper, and say so; the
+ensemble built as arrays equals the one built one data set at a time, whatever the
+batches, processes or dask, and its cache gives back what it stored."""
 
 from __future__ import annotations
 
@@ -10,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialkit import cohort, derive, published, schema
+from trialkit import cohort, compare, derive, published, schema
+from trialkit import ensemble as ens
+from trialkit import reconstruct as rec
 
 ROOT = Path(__file__).resolve().parent.parent
 CANONICAL = ROOT / "data" / "synthetic"
@@ -29,6 +33,12 @@ def members() -> list[dict[str, pd.DataFrame]]:
     out = [cohort.reconstruct(seed=s) for s in (1, 2, 3)]
     out.append(cohort.reconstruct(seed=4, params={"rho_hba1c_insulin": 0.3}))
     return out
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Ensembles are cached in a folder of this test session, not in ~/.cache."""
+    monkeypatch.setenv(ens.ENV_CACHE, str(tmp_path_factory.getbasetemp() / "cache"))
 
 
 def _csv_bytes(data: dict[str, pd.DataFrame]) -> dict[str, bytes]:
@@ -239,6 +249,150 @@ def test_ensemble_matches_and_is_deterministic_across_jobs() -> None:
     m4 = cohort.ensemble_member(4, seed=3)
     assert _csv_bytes(m4) == _csv_bytes(cohort.reconstruct(child))
     assert cohort.summary(m4) == one.iloc[4].drop(["member", "attempts", "all_matched"]).to_dict()
+
+
+# --------------------------------------------------------------------------- ensemble as arrays
+@pytest.fixture(scope="module")
+def reference() -> pd.DataFrame:
+    """25 members built one at a time through their datasets (the per-member path)."""
+    return cohort.ensemble(25, seed=7, jobs=1, progress=False, vectorized=False, cache=False)
+
+
+def test_vectorized_ensemble_equals_the_per_member_path(reference: pd.DataFrame) -> None:
+    fast = cohort.ensemble(25, seed=7, jobs=1, progress=False, cache=False)
+    pd.testing.assert_frame_equal(fast, reference, check_exact=True)
+    assert (reference["attempts"] > 1).any()  # rejected draws are covered too
+    assert reference["all_matched"].all()
+
+
+@pytest.mark.parametrize("batch_size", [1, 4, 25, 500])
+def test_ensemble_does_not_depend_on_the_batch_size(reference, batch_size) -> None:
+    got = cohort.ensemble(25, seed=7, jobs=1, progress=False, cache=False, batch_size=batch_size)
+    pd.testing.assert_frame_equal(got, reference, check_exact=True)
+
+
+def test_ensemble_does_not_depend_on_processes_or_dask(reference) -> None:
+    two = cohort.ensemble(25, seed=7, jobs=2, progress=False, cache=False, batch_size=6)
+    pd.testing.assert_frame_equal(two, reference, check_exact=True)
+    from distributed import Client, LocalCluster
+
+    with (
+        LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as c,
+        Client(c) as client,
+    ):
+        on_dask = cohort.ensemble(
+            25, seed=7, progress=False, cache=False, batch_size=5, scheduler=client
+        )
+    pd.testing.assert_frame_equal(on_dask, reference, check_exact=True)
+
+
+def test_vectorized_equals_per_member_with_other_assumptions() -> None:
+    params = {"rho_hba1c_insulin": 0.0, "hba1c_change_sd": 0.9}
+    kw = dict(seed=2, jobs=1, progress=False, params=params, cache=False)
+    fast = cohort.ensemble(8, batch_size=3, **kw)
+    slow = cohort.ensemble(8, vectorized=False, **kw)
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+
+
+def test_batched_repair_steps_equal_the_one_member_steps() -> None:
+    """Each batched repair returns, row by row, what the one-member function returns
+    (including giving up), with the same draws from each row's generator."""
+    rng = np.random.default_rng(0)
+    m, n = 40, 45
+    x = rng.integers(70, 110, (m, n)).astype(float)
+    lo, hi = np.full((m, n), 60), np.full((m, n), 120)
+    hi[:3] = x[:3].astype(int)  # rows that can only go down: some cannot reach the mean
+    for sd in (11.0, None):
+        gens = [np.random.default_rng(i) for i in range(m)]
+        got, ok = ens._repair_moments_many(x, lo, hi, 90.2, sd, 0.04, 0.04, gens)
+        for r in range(m):
+            g = np.random.default_rng(r)
+            one = rec._repair_moments(x[r], lo[r], hi[r], 90.2, sd, 0.04, 0.04, g)
+            assert (one is None) == (not ok[r])
+            assert one is None or (one == got[r]).all()
+            assert gens[r].random() == g.random()  # the same number of draws
+    base = rng.integers(20, 60, (m, n))
+    w = np.round(base * rng.uniform(0.5, 0.9, (m, n)))
+    lo_w, hi_w = np.zeros((m, n)), base.astype(float)
+    gens = [np.random.default_rng(i) for i in range(m)]
+    got, ok = ens._repair_ratio_mean_many(w, base, lo_w, hi_w, -27.78, 0.004, gens)
+    for r in range(m):
+        g = np.random.default_rng(r)
+        one = rec._repair_ratio_mean(w[r], base[r], lo_w[r], hi_w[r], -27.78, 0.004, g)
+        assert (one is None) == (not ok[r]) and (one is None or (one == got[r]).all())
+        assert gens[r].random() == g.random()
+
+
+def test_summary_matches_scipy_and_statsmodels(canonical) -> None:
+    """The row-wise t-tests, correlations and ANCOVA of summary() against scipy and
+    statsmodels on the canonical data and on a simulated trial with dropouts."""
+    import statsmodels.formula.api as smf
+    from scipy import stats as sps
+
+    for data in (canonical, cohort.simulate(seed=5, dropout=0.2)):
+        got = cohort.summary(data)
+        a = compare._analysis(data)
+        for arm, k in KEY.items():
+            x = a[arm]
+            ok = ~np.isnan(x["hba1c_w48"]) & ~np.isnan(x["pchg"])
+            ch = x["hba1c_w48"][ok] - x["hba1c_base"][ok]
+            assert got[f"p_hba1c_paired_{k}"] == pytest.approx(
+                sps.ttest_1samp(ch, 0).pvalue, rel=1e-9
+            )
+            assert got[f"corr_change_pchg_{k}"] == pytest.approx(
+                np.corrcoef(ch, x["pchg"][ok])[0, 1], rel=1e-12
+            )
+            assert got[f"mean_hba1c_change_{k}"] == pytest.approx(ch.mean(), rel=1e-12)
+            assert got[f"sd_hba1c_change_{k}"] == pytest.approx(ch.std(ddof=1), rel=1e-12)
+        uc, pl = a["UC-MSC"], a["Placebo"]
+
+        def nz(v):
+            return v[~np.isnan(v)]
+
+        assert got["p_insulin_welch"] == pytest.approx(
+            sps.ttest_ind(nz(uc["pchg"]), nz(pl["pchg"]), equal_var=False).pvalue, rel=1e-9
+        )
+        assert got["p_hba1c_w48_t"] == pytest.approx(
+            sps.ttest_ind(nz(uc["hba1c_w48"]), nz(pl["hba1c_w48"])).pvalue, rel=1e-9
+        )
+        df = pd.DataFrame(
+            {
+                "base": np.r_[uc["hba1c_base"], pl["hba1c_base"]],
+                "end": np.r_[uc["hba1c_w48"], pl["hba1c_w48"]],
+                "arm": np.r_[np.ones(len(uc["hba1c_base"])), np.zeros(len(pl["hba1c_base"]))],
+            }
+        ).dropna()
+        fit = smf.ols("end ~ base + arm", df).fit()
+        assert got["p_hba1c_ancova"] == pytest.approx(fit.pvalues["arm"], rel=1e-8)
+
+
+def test_ensemble_cache_gives_back_what_it_stored(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(ens.ENV_CACHE, str(tmp_path))
+    first = cohort.ensemble(12, seed=4, progress=False)
+    assert len(list(tmp_path.glob("ensemble-seed4-*.csv"))) == 1
+    asked: list[range] = []
+    real = ens._compute
+
+    def spy(seed, members, *args, **kwargs):
+        asked.append(members)
+        return real(seed, members, *args, **kwargs)
+
+    monkeypatch.setattr(ens, "_compute", spy)
+    again = cohort.ensemble(12, seed=4, progress=False)
+    fewer = cohort.ensemble(5, seed=4, progress=False)
+    assert asked == []  # read, not recomputed
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    pd.testing.assert_frame_equal(fewer, first.iloc[:5], check_exact=True)
+    more = cohort.ensemble(15, seed=4, progress=False)
+    assert asked == [range(12, 15)]  # only the missing members
+    fresh = cohort.ensemble(15, seed=4, progress=False, cache=False)
+    pd.testing.assert_frame_equal(more, fresh, check_exact=True)
+    cohort.ensemble(3, seed=4, progress=False, params={"rho_hba1c_insulin": 0.1})
+    assert len(asked) == 3  # other assumptions, another key
+    monkeypatch.setenv(ens.ENV_CACHE, "off")
+    assert ens.cache_dir() is None
 
 
 # --------------------------------------------------------------------------- simulate

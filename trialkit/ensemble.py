@@ -277,7 +277,8 @@ def _cache_read(path: Path | None) -> pd.DataFrame | None:
     if path is None or not path.is_file():
         return None
     try:
-        return pd.read_csv(path, float_precision="round_trip")
+        exact = {} if int(pd.__version__.split(".")[0]) >= 3 else {"float_precision": "round_trip"}
+        return pd.read_csv(path, **exact)  # floats read back bit for bit
     except (OSError, ValueError, pd.errors.ParserError):  # pragma: no cover - a broken file
         return None
 
