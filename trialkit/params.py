@@ -136,6 +136,15 @@ def data_folder(value: str) -> str | None:
 _READ_CACHE: dict[tuple[Any, ...], Any] = {}
 
 
+def data_warnings(value: str) -> list[str]:
+    """The warnings of a valid ``data_dir`` (``schema.warnings_of``; none for "")."""
+    if not value:
+        return []
+    from trialkit import schema
+
+    return schema.warnings_of(_read_folder(Path(value)))
+
+
 def _read_folder(folder: Path) -> dict[str, Any]:
     """``schema.read(folder)``, read once per process for the same files (same names,
     sizes and modification times): the runner's checks and a notebook's read agree."""
@@ -148,7 +157,7 @@ def _read_folder(folder: Path) -> dict[str, Any]:
     key = (str(folder), stamp)
     if key not in _READ_CACHE:
         _READ_CACHE.clear()
-        _READ_CACHE[key] = schema.read(folder)
+        _READ_CACHE[key] = schema.read(folder, announce=False)
     return _READ_CACHE[key]
 
 

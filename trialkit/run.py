@@ -597,6 +597,8 @@ def render(
         say(f"rendering {total} notebook{'s' * (total != 1)} ({edition} edition) into {out}, "
             f"{min(jobs, total)} at a time")  # fmt: skip
         say(_estimate_line({p: full[p] for p in paths if p not in cached}, jobs))
+    for line in _data_warnings(full):
+        say(f"data warning: {line}")
     ticker = _Ticker(staging, say)
     try:
         with _stop_on_signals(), ticker:
@@ -764,6 +766,14 @@ def _remove_stale_staging(out: Path) -> None:
         pid = int(parts[1]) if len(parts) > 2 and parts[1].isdigit() else None
         if pid is None or pid == os.getpid() or not _alive(pid):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _data_warnings(full: Mapping[Path, Mapping[str, Any]]) -> list[str]:
+    """The warnings of the data folders the notebooks read (each once)."""
+    from trialkit import params
+
+    folders = dict.fromkeys(str(v.get("data_dir") or "") for v in full.values())
+    return list(dict.fromkeys(w for f in folders for w in params.data_warnings(f)))
 
 
 def _estimate_line(full: Mapping[Path, Mapping[str, Any]], jobs: int) -> str:

@@ -1262,7 +1262,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
         ) from exc
 
 
-def read(folder: str | Path) -> dict[str, pd.DataFrame]:
+def read(folder: str | Path, *, announce: bool = True) -> dict[str, pd.DataFrame]:
     """Read and validate a data folder: ADSL.csv, ADLB.csv, ADEX.csv (required) and
     ADAE.csv (optional; its key is absent from the result when the file is).
 
@@ -1270,6 +1270,13 @@ def read(folder: str | Path) -> dict[str, pd.DataFrame]:
     its zeros; empty cells are "" in text columns and missing in number columns), then
     each is validated and so are the links between them (every subject in ADSL). The
     files are only read, never changed. Other files in the folder are ignored.
+
+    Then the rules of :func:`usable` (data the derivations cannot use as intended:
+    empty tables, an arm without patients, a visit label contradicting its day, a
+    subject without a baseline, ...) refuse the folder, or add warnings: data used with a
+    reading the analyst should know. The warnings are in ``attrs["warnings"]`` of every
+    returned table (:func:`warnings_of` gathers them) and, when ``announce``, shown: in a
+    notebook as a Markdown block in the cell's output, elsewhere as :class:`DataWarning`.
 
     Returns ``{"ADSL": ..., "ADLB": ..., "ADEX": ..., ["ADAE": ...]}`` of validated
     frames; raises :class:`DatasetError` naming the file when one is missing or
@@ -1327,9 +1334,46 @@ def read(folder: str | Path) -> dict[str, pd.DataFrame]:
         raise DatasetError(problems)
     for df in out.values():
         df.attrs["warnings"] = list(notes)
-    if notes:
+    if notes and announce:
+        _announce(notes)
+    return out
+
+
+_ANNOUNCED: set[str] = set()
+
+
+def _announce(notes: list[str]) -> None:
+    """Show data warnings where the reader sees them: in a notebook, as a Markdown block
+    in the cell's output (once per kernel); elsewhere as :class:`DataWarning` warnings."""
+    try:
+        from IPython import get_ipython
+
+        kernel = get_ipython() is not None and hasattr(get_ipython(), "kernel")
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        kernel = False
+    if not kernel:
         import warnings
 
         for text in notes:
-            warnings.warn(text, DataWarning, stacklevel=2)
-    return out
+            warnings.warn(text, DataWarning, stacklevel=3)
+        return
+    new = [t for t in notes if t not in _ANNOUNCED]
+    if not new:
+        return
+    _ANNOUNCED.update(new)
+    from IPython.display import Markdown, display
+
+    items = "\n".join(f"- {_md_escape(t)}" for t in new)
+    display(
+        Markdown(
+            f"**Data warning{'s' if len(new) > 1 else ''}** (the data are used as "
+            f"described):\n\n{items}"
+        )
+    )
+
+
+def _md_escape(text: str) -> str:
+    """Text shown as Markdown, with HTML and Markdown special characters made literal."""
+    import html
+
+    return "".join("\\" + c if c in "\\`*_[]<>#|" else c for c in html.escape(text, quote=False))

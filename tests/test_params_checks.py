@@ -1,0 +1,206 @@
+"""Parameter files and parameter combinations, refused before anything runs.
+
+- Parameter files (``python -m trialkit run -f FILE``): duplicate keys, YAML anchors and
+  aliases (an alias bomb), binary and undecodable files are refused with a short message
+  naming the file, fast.
+- Combinations that cannot work (``params.COMBINATIONS``): notebook 10's priors over the
+  whole grid of in-range settings (every accepted one works in the functions the notebook
+  calls, every refused one would have failed there), notebook 07's delta grid.
+- Run time: estimated from the parameters; above ten minutes refused unless allowed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+
+from trialkit import __main__ as cli
+from trialkit import params, stats
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+# ----------------------------------------------------------------------- parameter files
+def _refused(tmp_path: Path, content: bytes | str, capsys: pytest.CaptureFixture) -> str:
+    path = tmp_path / "p.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError) as err:
+        cli._read_yaml(path)
+    assert time.perf_counter() - t0 < 2
+    message = str(err.value)
+    assert str(path) in message  # the file is named
+    assert len(message) < 400 + len(str(path))  # short
+    # and through the command line: exit 2, nothing executed
+    assert cli.main(["run", "--only", "05", "-f", str(path), "--out", str(tmp_path / "r")]) == 2
+    err_text = capsys.readouterr().err
+    assert str(path) in err_text and "nothing was executed" in err_text
+    assert not (tmp_path / "r").exists()
+    return message
+
+
+def test_duplicate_key_is_refused(tmp_path, capsys):
+    message = _refused(tmp_path, "alpha: 0.01\nhba1c_cutoff: 7.5\nalpha: 0.02\n", capsys)
+    assert "key 'alpha' appears twice (lines 1 and 3)" in message
+
+
+def test_duplicate_key_in_a_nested_mapping_is_refused(tmp_path, capsys):
+    message = _refused(tmp_path, "alpha: {a: 1, a: 2}\n", capsys)
+    assert "key 'a' appears twice" in message
+
+
+def test_alias_bomb_is_refused_fast_and_short(tmp_path, capsys):
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    bomb = "\n".join(lines) + "\n"
+    assert len(bomb.encode()) <= 400
+    message = _refused(tmp_path, bomb, capsys)
+    assert "anchors and aliases" in message
+
+
+def test_a_single_anchor_is_refused_too(tmp_path, capsys):
+    message = _refused(tmp_path, "alpha: &x 0.01\n", capsys)
+    assert "anchors and aliases" in message and "line 1" in message
+
+
+def test_binary_file_is_refused_naming_the_file(tmp_path, capsys):
+    message = _refused(tmp_path, bytes(range(256)) * 4, capsys)
+    assert "not a text file" in message
+
+
+def test_latin1_file_is_refused_naming_the_file(tmp_path, capsys):
+    message = _refused(tmp_path, "note: caf\xe9\n".encode("latin-1"), capsys)
+    assert "not a text file" in message and "not UTF-8" in message
+
+
+def test_invalid_yaml_message_is_short(tmp_path, capsys):
+    message = _refused(tmp_path, "alpha: [" + "1, " * 5000 + "\n", capsys)
+    assert "not valid YAML" in message
+
+
+def test_huge_file_is_refused(tmp_path, capsys):
+    message = _refused(tmp_path, "x: " + "a" * 1_100_000 + "\n", capsys)
+    assert "too large" in message
+
+
+def test_long_values_are_cut_in_messages():
+    with pytest.raises(params.ParameterError) as err:
+        params.validate("05_primary_endpoint", {"alpha": "x" * 100_000})
+    assert len(str(err.value)) < 400
+
+
+def test_a_good_file_still_reads(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("alpha: 0.01\nhba1c_cutoff: 7.5\n")
+    assert cli._read_yaml(path) == {"alpha": 0.01, "hba1c_cutoff": 7.5}
+
+
+# ------------------------------------------------------------- notebook 10: the priors
+RELEVANT = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.49)
+RATES = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5)
+TAILS = (0.001, 0.01, 0.05, 0.1, 0.2, 0.3)
+
+
+def _works(rate: float, relevant: float, tail: float) -> bool:
+    """What notebook 10 does with the settings (cell 9): build both priors."""
+    try:
+        stats.sceptical_prior(rate, relevant, tail)
+        stats.enthusiastic_prior(rate, relevant, tail)
+    except ValueError:
+        return False
+    return True
+
+
+def test_prior_settings_over_the_whole_grid():
+    """7 x 7 x 6 = 294 in-range settings: accepted exactly when the priors exist."""
+    accepted = refused = 0
+    for relevant, rate, tail in itertools.product(RELEVANT, RATES, TAILS):
+        values = {"clinically_relevant": relevant, "prior_rate": rate, "prior_tail": tail}
+        try:
+            params.validate("10_bayesian_reanalysis", values)
+            ok = True
+        except params.ParameterError as e:
+            ok = False
+            text = str(e)
+            assert "clinically_relevant" in text and "prior_tail" in text and "choose" in text
+        assert ok == _works(rate, relevant, tail), values
+        accepted += ok
+        refused += not ok
+    assert accepted + refused == 294
+    assert refused == 131  # the count the review found crashing in cell 9
+
+
+def test_the_suggestion_of_a_refusal_works():
+    values = {"clinically_relevant": 0.05, "prior_rate": 0.01, "prior_tail": 0.2}
+    with pytest.raises(params.ParameterError) as err:
+        params.validate("10_bayesian_reanalysis", values)
+    text = str(err.value)
+    assert "choose prior_tail <= 0.003" in text
+    assert _works(0.01, 0.05, 0.003)
+
+
+# ---------------------------------------------------------------- notebook 07: deltas
+def test_delta_step_above_delta_max_is_refused():
+    with pytest.raises(params.ParameterError) as err:
+        params.validate("07_missing_data_and_estimands", {"delta_step": 3.0, "delta_max": 2.0})
+    text = str(err.value)
+    assert "delta_step = 3.0, delta_max = 2.0 do not work together" in text
+    assert "choose delta_step <= 2" in text
+    params.validate("07_missing_data_and_estimands", {"delta_step": 2.0, "delta_max": 2.0})
+
+
+# -------------------------------------------------------------------------- run time
+def test_estimates_of_the_defaults_are_minutes_not_hours():
+    for notebook in params.SPECS:
+        assert 1 < params.estimate_seconds(notebook, {}) < 120, notebook
+
+
+def test_an_hours_long_run_is_refused_unless_allowed(monkeypatch):
+    monkeypatch.delenv(params.ALLOW_LONG_ENV, raising=False)
+    slow = {"sim_trials": 100_000, "sim_mmrm": True}
+    seconds = params.estimate_seconds("07_missing_data_and_estimands", slow)
+    assert 20 * 3600 < seconds < 50 * 3600  # the review measured about 33 hours
+    with pytest.raises(params.ParameterError) as err:
+        params.validate("07_missing_data_and_estimands", slow)
+    text = str(err.value)
+    assert "would run for about" in text and " h " in text and "--allow-long" in text
+    params.validate("07_missing_data_and_estimands", slow, allow_long=True)
+    monkeypatch.setenv(params.ALLOW_LONG_ENV, "1")  # as the runner sets it for its kernels
+    params.validate("07_missing_data_and_estimands", slow)
+
+
+@pytest.mark.parametrize(
+    "notebook, values",
+    [
+        ("09_power_and_sample_size", {"n_sim": 10_000_000}),
+        ("03_synthetic_patients", {"ensemble_size": 20_000, "jobs": 1}),
+        ("10_bayesian_reanalysis", {"ensemble_size": 20_000}),
+    ],
+)
+def test_other_long_runs_are_refused(notebook, values, monkeypatch):
+    monkeypatch.delenv(params.ALLOW_LONG_ENV, raising=False)
+    with pytest.raises(params.ParameterError, match="would run for about"):
+        params.validate(notebook, values)
+
+
+def test_the_runner_prints_the_estimate_and_refuses_before_running(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv(params.ALLOW_LONG_ENV, raising=False)
+    out = tmp_path / "r"
+    code = cli.main(
+        ["run", "--only", "07", "-p", "sim_trials", "100000", "-p", "sim_mmrm", "true",
+         "--out", str(out)]
+    )  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "would run for about" in err and "--allow-long" in err and "nothing was executed" in err
+    assert not out.exists()
+
+
+def test_the_in_notebook_check_refuses_combinations_too():
+    namespace = {**params.defaults("07_missing_data_and_estimands"), "delta_step": 5.0}
+    with pytest.raises(params.ParameterError, match="do not work together"):
+        params.check("07_missing_data_and_estimands", namespace)
