@@ -3,7 +3,14 @@
 Modules, by what they hold:
 
 - ``published`` the trial's published facts as a tidy table (``data/published``)
-- ``cohort``    synthetic patients: simulate, reconstruct, ensemble; the assumptions
+- ``cohort``    synthetic patients, one import re-exporting the next six modules
+- ``assumptions`` every unpublished number with its reason (``data/assumptions.yaml``)
+- ``trial_model`` the generative model: ``simulate`` one trial, ``simulate_endpoints``
+- ``reconstruct`` one data set that matches every published summary
+- ``ensemble``  many reconstructions, built as arrays many at once; cached per seed
+- ``compare``   ``compare_with_published``, ``summary``
+- ``datafiles`` write, read and ``load`` the CSV files; ``python -m trialkit.cohort``
+- ``studies``   simulation studies of power (old name ``simulate``, kept as an alias)
 - ``schema``    the dataset contracts (ADSL, ADLB, ADEX, ADAE, ADRESP); ``read`` a folder
 - ``derive``    baseline, change, visit windows, analysis flags, the composite responder
 - ``stats``     statistics: binary-endpoint intervals and tests, fragility index, ...
