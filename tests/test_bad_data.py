@@ -408,3 +408,41 @@ def test_the_runner_refuses_the_day_2_baseline_before_executing(tmp_path: Path) 
     assert "ADEX.csv" in done.stderr and "after the first infusion" in done.stderr
     assert "nothing was executed" in done.stderr
     assert not out.exists()
+
+
+def test_a_warning_reaches_the_page_of_a_rendered_notebook(tmp_path: Path) -> None:
+    """The one rendering of this file: notebook 04 on data with a sensible reading (a
+    baseline insulin dose of 0): it runs, the runner says why, and the executed notebook
+    shows the warning as a Markdown block (once)."""
+    import json
+
+    from trialkit import run
+
+    folder = _build(tmp_path, pre_existing_zero_baseline_insulin)
+    lines: list[str] = []
+    (outcome,) = run.render(
+        only=["04"],
+        parameters={"data_dir": str(folder)},
+        out=tmp_path / "reports",
+        jobs=1,
+        site=False,
+        progress=lines.append,
+    )
+    assert outcome.ok, outcome.message
+    assert any(ln.startswith("data warning:") and "insulin dose 0" in ln for ln in lines)
+    nb = json.loads((tmp_path / "reports" / "04_endpoint_derivation.ipynb").read_text())
+    shown = [
+        "".join(o["data"]["text/markdown"])
+        for c in nb["cells"]
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    ]
+    warned = [t for t in shown if t.startswith("**Data warning")]
+    assert len(warned) == 1 and "baseline daily insulin dose 0" in warned[0]
+    stderr = [
+        "".join(o.get("text", ""))
+        for c in nb["cells"]
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr"
+    ]
+    assert not any("DataWarning" in t for t in stderr)

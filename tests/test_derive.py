@@ -465,3 +465,17 @@ def test_synthetic_label_is_carried(data: dict[str, pd.DataFrame]) -> None:
     adresp = derive.responders(adsl, data["ADLB"], data["ADEX"])
     assert (adresp["SYNTHETIC"] == "Y").all()
     schema.validate(adresp, "ADRESP")
+
+
+def test_responders_warn_about_an_empty_arm_and_an_unjudgeable_criterion(
+    data: dict[str, pd.DataFrame],
+) -> None:
+    d = data
+    fine = derive.responders(d["ADSL"], d["ADLB"], d["ADEX"])
+    assert fine.attrs["warnings"] == []
+    one_arm = d["ADSL"].loc[d["ADSL"]["ARM"] == "UC-MSC"]
+    adresp = derive.responders(one_arm, d["ADLB"], d["ADEX"])
+    assert any("arm 'Placebo' has no subject in the FAS" in w for w in adresp.attrs["warnings"])
+    no_week48 = d["ADEX"].loc[d["ADEX"]["AVISITN"] != 48]
+    adresp = derive.responders(d["ADSL"], d["ADLB"], no_week48)
+    assert any("usable insulin dose change at week 48" in w for w in adresp.attrs["warnings"])

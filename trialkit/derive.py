@@ -341,7 +341,10 @@ def responders(
     SRCVISIT (its AVISIT), SRCADY (its study day), SRCVAL (its AVAL), BASE, PCHG. For RESP,
     SRCDOM is "ADRESP", SRCPARAM "HBA1CLT7+INSRED50", SRCVISIT the components' visits and
     DTYPE their types joined with "+". SYNTHETIC is carried over from ADSL. The settings
-    are also kept in ``.attrs["responders"]``. Inputs are not modified.
+    are also kept in ``.attrs["responders"]``, and in ``.attrs["warnings"]`` what makes
+    the counts meaningless (an arm without subjects; a criterion no subject could be
+    judged on). ``schema.read`` refuses such data folders before any work. Inputs are not
+    modified.
     """
     if missing not in MISSING_RULES:
         raise ValueError(f"missing={missing!r}: expected one of {', '.join(MISSING_RULES)}")
@@ -418,6 +421,7 @@ def responders(
         out["SYNTHETIC"] = "Y"
     cols = _RESULT_COLUMNS + (["SYNTHETIC"] if "SYNTHETIC" in out.columns else [])
     out = out[cols].reset_index(drop=True)
+    out.attrs["warnings"] = _responder_warnings(pop, hb, ins, population, visit)
     out.attrs["responders"] = {
         "hba1c_cutoff": cut,
         "strict": bool(strict),
@@ -427,6 +431,27 @@ def responders(
         "population": population,
     }
     return out
+
+
+def _responder_warnings(
+    pop: pd.DataFrame, hb: pd.DataFrame, ins: pd.DataFrame, population: str, visit: int
+) -> list[str]:
+    """What would make the counts confidently wrong: an arm without subjects, or a
+    criterion that no subject could be judged on from a record (all missing)."""
+    notes = []
+    for arm in ARMS:
+        if not (pop["ARM"] == arm).any():
+            notes.append(
+                f"arm {arm!r} has no subject in the {population} population: its counts are "
+                "0 of 0 and no comparison is possible"
+            )
+    for what, frame in (("HbA1c", hb), ("insulin dose change", ins)):
+        if len(frame) and (frame["SRCDOM"] == "").all():
+            notes.append(
+                f"no subject of the {population} population has a usable {what} at week "
+                f"{visit} (or a value to carry): every one is decided by the missing-data rule"
+            )
+    return notes
 
 
 def _join(x: str, y: str, sep: str) -> str:
