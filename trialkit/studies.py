@@ -507,7 +507,7 @@ def power_grid(
     out = pd.DataFrame(rows)
     out.attrs["synthetic"] = True
     out.attrs["provenance"] = (
-        f"SYNTHETIC: trialkit.simulate.power_grid(n_per_arm={[(s.n1, s.n2) for s in scenarios]}"
+        f"SYNTHETIC: trialkit.studies.power_grid(n_per_arm={[(s.n1, s.n2) for s in scenarios]}"
         f", effect={effect!r}, rates={rates!r}, tests={tests!r}, alpha={alpha!r}, "
         f"n_sim={n_sim}, seed={seed}, dropout={dropout!r}, params={dict(params or {})!r}, "
         f"chunk_size={chunk_size})"
