@@ -432,3 +432,74 @@ def test_dropout_simulation_with_mmrm_agrees_with_mi_trial_by_trial():
     gap = (t[("estimate", "MMRM (MAR)")] - t[("estimate", "MI (MAR)")]).abs()
     assert (gap < 0.35 * t[("se", "MMRM (MAR)")]).all()
     assert (sim.summary["failed"] == 0).all()
+
+
+# --------------------------------------------------------------------------- vectorized
+def test_imputing_many_data_sets_at_once_is_imputing_each_alone(dropout_wide):
+    """_impute_many: data set b of a batch gets exactly (bit for bit) what it gets alone
+    or in any other batch; impute_monotone is a batch of one. Members with and without
+    intermittent gaps (fitted per imputation or once) are mixed in the batch."""
+    values = dropout_wide.drop(columns="ARM").to_numpy(float)
+    treated = (dropout_wide["ARM"] == "UC-MSC").to_numpy()
+    rng = np.random.default_rng(0)
+    batch = []
+    for b in range(7):
+        v = values.copy()
+        v[rng.choice(len(v), 10, replace=False), -1] = np.nan  # more dropout at week 48
+        if b % 3 == 0:
+            v[b, 2] = np.nan  # an intermittent gap: observed before and after
+        batch.append(v)
+    batch = np.stack(batch)
+    tr = np.broadcast_to(treated, batch.shape[:2])
+    seeds = [11 + b for b in range(len(batch))]
+    together = missing._impute_many(batch, tr, 6, [np.random.default_rng(s) for s in seeds])
+    assert not np.isnan(together).any()
+    for b in range(len(batch)):
+        alone = missing._impute_many(
+            batch[b : b + 1], tr[b : b + 1], 6, [np.random.default_rng(seeds[b])]
+        )
+        assert np.array_equal(alone[0], together[b])
+        pair = slice(b, b + 2)
+        rngs = [np.random.default_rng(s) for s in seeds[pair]]
+        assert np.array_equal(missing._impute_many(batch[pair], tr[pair], 6, rngs)[0], together[b])
+    wide = dropout_wide.copy()
+    wide[wide.columns[1:]] = batch[3]
+    imp = stats.impute_monotone(wide, 6, seed=seeds[3])
+    assert np.array_equal(imp.values, together[3])
+
+
+def test_complete_trials_as_arrays_are_the_simulated_trials():
+    """_complete_trials builds the HbA1c visits and responders of many trials from the
+    model's arrays: the same numbers as cohort.simulate's datasets, trial by trial."""
+    seeds = [np.random.SeedSequence(4, spawn_key=(i,)) for i in range(3)]
+    hv, treated, resp = missing._complete_trials(seeds, (45, 46), 1.0)
+    for i, ss in enumerate(seeds):
+        h, t, r = missing._complete_trial(ss, (45, 46), 1.0)
+        assert np.array_equal(hv[i], h) and np.array_equal(treated[i], t)
+        assert np.array_equal(resp[i], r)
+
+
+def test_dropout_simulation_does_not_depend_on_the_batch():
+    """Vectorized in batches of trials: identical results (bit for bit) whatever the batch
+    size, and the per-trial computation (cohort.simulate, multiple_imputation,
+    responder_mi and rubin one trial at a time) gives the same numbers."""
+    kw = dict(n_imputations=4, truth_trials=200, seed=6, slope=1.5)
+    one = stats.dropout_simulation(5, batch=1, **kw)
+    for batch in (2, 5, 50):
+        other = stats.dropout_simulation(5, batch=batch, **kw)
+        pd.testing.assert_frame_equal(one.trials, other.trials, check_exact=True)
+        pd.testing.assert_frame_equal(one.summary, other.summary, check_exact=True)
+    for i in (0, 4):
+        ref = pd.DataFrame(
+            missing._one_trial(i, 6, (45, 46), 1.0, list(stats.MECHANISMS), 0.3, 1.5, 4, 0.05)
+        )
+        got = one.trials[one.trials["trial"] == i].reset_index(drop=True)
+        assert (
+            (got[["mechanism", "endpoint", "method"]] == ref[["mechanism", "endpoint", "method"]])
+            .all()
+            .all()
+        )
+        for col in ("estimate", "se", "low", "high", "p", "dropout_treated", "dropout_control"):
+            np.testing.assert_allclose(got[col], ref[col], rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="batch"):
+        stats.dropout_simulation(5, batch=0, **kw)
