@@ -89,7 +89,7 @@ def build(
     _write_if_changed(
         src / "index.md", landing_page(out, folder, edition, this_run, pages).encode()
     )
-    _write_if_changed(src / "course.md", course_page(folder).encode())
+    _write_if_changed(src / "course.md", course_page(folder, pages).encode())
     _write_if_changed(src / "references.md", _REFERENCES.encode())
     _vendor_mathjax(out / "_static" / "mathjax")
     digest = _digest(src)
@@ -296,7 +296,7 @@ def _card(out: Path, path: Path, outcome: run.Outcome | None) -> str:
     )
 
 
-def course_page(folder: Path = run.NOTEBOOKS) -> str:
+def course_page(folder: Path = run.NOTEBOOKS, pages: list[str] | None = None) -> str:
     """The course guide (MyST Markdown): ``COURSE.md`` and a table built from the notebooks
     (order, time, prerequisites, the parameters worth changing in class)."""
     import nbformat
@@ -314,8 +314,11 @@ def course_page(folder: Path = run.NOTEBOOKS) -> str:
         assumes = re.search(r"\*\*Assumes:\*\*\s*([^\n]+(?:\n(?!\n)[^\n]+)*)", text)
         spec = params.SPECS.get(path.stem, {})
         knobs = "; ".join(f"`{n}`: {cell(p.help)}" for n, p in spec.items())
+        title = cell(run.title_of(nb))
+        if pages is None or path.stem in pages:  # a link only to a page that exists
+            title = f"[{title}]({path.stem}.ipynb)"
         rows.append(
-            f"| {path.stem[:2]} | [{cell(run.title_of(nb))}]({path.stem}.ipynb) "
+            f"| {path.stem[:2]} | {title} "
             f"| {cell(run._time_of(nb))} | {cell(assumes.group(1)) if assumes else ''} "
             f"| {knobs} |"
         )

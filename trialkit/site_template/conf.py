@@ -28,6 +28,7 @@ exclude_patterns = ["**.ipynb_checkpoints"]
 nb_execution_mode = "off"
 nb_execution_cache_path = str(Path(__file__).parent.parent / "jupyter_cache")  # unused
 nb_merge_streams = True
+nb_render_markdown_format = "myst"  # Markdown a notebook writes gets math too
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 myst_update_mathjax = False  # it writes a MathJax 3 configuration; ours is MathJax 2
