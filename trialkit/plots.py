@@ -86,8 +86,11 @@ def forest(
     note: str = "",
     synthetic: bool = False,
     ax: Axes | None = None,
+    interval_format: str = "{:.4f} to {:.4f}",
 ) -> Axes:
     """A forest plot: one row per line of ``table`` with its estimate and interval.
+    ``interval_format`` writes each row's interval at the right (e.g. "{:.2f}% to {:.2f}%"
+    for a table in percent).
 
     ``reference`` (low, high) draws a shaded band, e.g. the interval a paper printed, so
     that the rows that reproduce it stand out; ``null`` draws the no-effect line.
@@ -111,8 +114,8 @@ def forest(
     ax.errorbar(rows[estimate], y, xerr=err, fmt="o", color="tab:blue", capsize=4, lw=2)
     for yi, (_, r) in zip(y, rows.iterrows(), strict=True):
         ax.annotate(
-            f"{r[low]:.4f} to {r[high]:.4f}", xy=(1.01, yi), xycoords=("axes fraction", "data"),
-            va="center", fontsize=8,
+            interval_format.format(r[low], r[high]), xy=(1.01, yi),
+            xycoords=("axes fraction", "data"), va="center", fontsize=8,
         )  # fmt: skip
     ax.set_yticks(y, rows[label])
     ax.set_xlabel(xlabel)
@@ -1409,21 +1412,59 @@ def differences_by_visit(
     visits = list(dict.fromkeys(sorted(rows[visit])))
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 4.2))
-    width = 0.8 / max(len(methods), 1)
+    # real time on the axis (weeks), methods shifted sideways within a visit
+    gaps = np.diff(np.asarray(visits, dtype=float))
+    span = 0.6 * (float(gaps.min()) if len(gaps) else 1.0)
+    width = span / max(len(methods), 1)
     colours = plt.get_cmap("tab10")
     for k, m in enumerate(methods):
         r = rows[rows[method] == m].set_index(visit).reindex(visits)
-        x = np.arange(len(visits)) - 0.4 + width * (k + 0.5)
+        x = np.asarray(visits, dtype=float) - span / 2 + width * (k + 0.5)
         ax.errorbar(
             x, r[estimate], yerr=[r[estimate] - r[low], r[high] - r[estimate]], fmt="o",
             color=colours(k), capsize=3, lw=1.5, ms=5, label=m,
         )  # fmt: skip
     ax.axhline(0, color="0.4", lw=1)
-    ax.set_xticks(range(len(visits)), [str(v) for v in visits])
-    ax.set_xlabel("visit (week)")
+    ax.set_xticks(visits, [str(v) for v in visits])
+    ax.set_xlabel("visit (week; spaced in real time)")
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, frameon=False, loc="best")
+    caption(ax, note, synthetic)
+    return ax
+
+
+def sample_sizes(
+    sizes: Mapping[str, float],
+    kinds: Mapping[str, str],
+    *,
+    xlabel: str = "patients per arm",
+    title: str = "",
+    note: str = "",
+    synthetic: bool | str | None = False,
+    ax: Axes | None = None,
+) -> Axes:
+    """Horizontal bars of sample sizes (patients per arm), one per analysis (``sizes``:
+    label -> n, shown rounded up), coloured by ``kinds`` (label -> a kind such as
+    "yes/no" or "continuous"), with the value written at the end of each bar."""
+    labels = list(sizes)
+    values = [float(sizes[k]) for k in labels]
+    colours = ["tab:orange", "tab:blue", "tab:green", "tab:purple", "0.5"]
+    palette = dict(zip(dict.fromkeys(kinds.values()), colours, strict=False))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.55 * len(labels) + 1.6))
+    y = np.arange(len(labels))
+    ax.barh(y, values, color=[palette[kinds[k]] for k in labels])
+    for i, n in enumerate(values):
+        ax.annotate(f"{np.ceil(n - 1e-9):.0f}", (n, i), xytext=(4, 0), textcoords="offset points",
+                    va="center", fontsize=9)  # fmt: skip
+    ax.set_yticks(y, labels)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(values) * 1.15)
+    ax.set(xlabel=xlabel)
+    ax.set_title(title, fontsize=10)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in palette.values()]
+    ax.legend(handles, list(palette), frameon=False, fontsize=8, loc="lower right")
     caption(ax, note, synthetic)
     return ax
 

@@ -19,7 +19,7 @@ import pandas as pd
 
 from trialkit import text
 
-__all__ = ["BASELINE_ROWS", "baseline_table", "disposition", "table"]
+__all__ = ["BASELINE_ROWS", "ae_incidence", "baseline_table", "disposition", "table"]
 
 
 def _default_format(series: pd.Series) -> Any:
@@ -177,6 +177,21 @@ def baseline_table(
     return table_
 
 
+def standardized_differences(baseline: pd.DataFrame) -> dict[str, float]:
+    """The standardized difference of every "mean (SD)" row of a :func:`baseline_table`:
+    (mean of the first arm - mean of the second) / sqrt((SD1² + SD2²) / 2), the usual
+    description of a baseline imbalance in SD units (no p-value). Rows with fewer than
+    two patients in an arm are left out."""
+    out = {}
+    for label, v in baseline.attrs["values"].items():
+        arms = list(v)
+        if "(SD)" not in label or len(arms) != 2 or min(v[a]["n"] for a in arms) < 2:
+            continue
+        a, b = (v[x] for x in arms)
+        out[label] = float((a["mean"] - b["mean"]) / np.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / 2))
+    return out
+
+
 def disposition(adsl: Any) -> pd.DataFrame:
     """Patient disposition per arm (and in total), counted by
     :func:`trialkit.stats.consort_flow`, the same function that counts the CONSORT
@@ -205,3 +220,38 @@ def disposition(adsl: Any) -> pd.DataFrame:
     out["Total"] = out.sum(axis=1)
     out.index.name = "patients"
     return out
+
+
+def ae_incidence(
+    incidence: pd.DataFrame,
+    caption: str = "",
+    provenance: str | bool | None = None,
+    level: str = "95%",
+) -> Any:
+    """An adverse-event incidence table for reading, the form a trial report prints.
+
+    ``incidence``: ``trialkit.stats.incidence_table`` (rows "term" with "level" 0 for
+    "any", 1 for body systems, 2 for preferred terms; per arm "ARM n", "ARM N", "ARM %",
+    "ARM events"; "RD", "RD low", "RD high" as fractions; "p"). Shown: one row per term,
+    indented by level and body systems in bold; per arm "n (%)" of the patients at risk and
+    the number of events; the risk difference and its interval in percentage points (with
+    the interval's ``level`` in the header); Fisher's p by :func:`trialkit.text.p_value`.
+    """
+    arms = [c[:-2] for c in incidence.columns if c.endswith(" %")]
+    indent = ["\u00a0" * 4 * max(int(lv) - 1, 0) for lv in incidence["level"]]
+    out = pd.DataFrame({"": [i + str(t) for i, t in zip(indent, incidence["term"], strict=True)]})
+    for arm in arms:
+        n_risk = int(incidence[f"{arm} N"].iloc[0])
+        out[f"{arm} n (%) of {n_risk}"] = [
+            f"{int(n)} ({text.pct(n / n_risk) if n_risk else '–'})" for n in incidence[f"{arm} n"]
+        ]
+        out[f"{arm} events"] = incidence[f"{arm} events"].astype(int).to_numpy()
+    rd = zip(incidence["RD"], incidence["RD low"], incidence["RD high"], strict=True)
+    out[f"RD, pp ({level} CI)"] = [
+        f"{text.pp(d)} ({text.ci(lo, hi, 'pp').removesuffix(' percentage points')})"
+        for d, lo, hi in rd
+    ]
+    out["p (Fisher)"] = [text.p_value(p) for p in incidence["p"]]
+    styler = table(out, caption, provenance=provenance)
+    bold = incidence["level"].to_numpy() <= 1
+    return styler.apply(lambda col: ["font-weight: bold" if b else "" for b in bold], axis=0)

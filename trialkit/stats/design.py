@@ -36,7 +36,7 @@ with reasons (DCSREAS), completed, analysed (FASFL) and not analysed, per protoc
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,6 +52,7 @@ __all__ = [
     "Imbalance",
     "Predictability",
     "consort_flow",
+    "imbalance_summary",
     "imbalance",
     "imbalance_distribution",
     "predictability",
@@ -359,6 +360,45 @@ def simulate_allocation(
         cell = np.take_along_axis(cell, np.argsort(keys, axis=2), axis=2).reshape(m, k * bmax)
         keep = np.argsort(cell == 2, axis=1, kind="stable")[:, :n]  # drop padding, keep order
         out[start : start + m] = np.take_along_axis(cell, keep, axis=1)
+    return out
+
+
+def imbalance_summary(
+    n: int,
+    schemes: Mapping[str, tuple[str, Sequence[int]]],
+    thresholds: Sequence[int] = (3,),
+    *,
+    at_least: int = 3,
+    reps: int = 20_000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per scheme (``schemes``: name -> (scheme, block sizes)): the exact
+    P(|n1 - n2| >= t) for every t in ``thresholds`` (columns "P(|diff| >= t)"), the share
+    of ``reps`` simulated sequences with |n1 - n2| >= ``at_least`` ("simulated") and its
+    Monte Carlo SE, the largest possible and the expected |n1 - n2|, and the chance of arms
+    as equal as ``n`` allows ("as equal as possible"). Exact values from :func:`imbalance`,
+    simulated ones from :func:`simulate_allocation`."""
+    rows = []
+    for name, (scheme, sizes) in schemes.items():
+        sizes_ = tuple(sizes) or 4
+        seq = simulate_allocation(n, scheme, sizes_, reps=reps, seed=seed)
+        final = np.abs(2 * seq.sum(axis=1, dtype=int) - n)
+        p_sim = float(np.mean(final >= at_least))
+        exact = {t: imbalance(n, t, scheme, sizes_) for t in sorted(set(thresholds))}
+        ref = imbalance(n, at_least, scheme, sizes_)
+        rows.append(
+            {"scheme": name}
+            | {f"P(|diff| >= {t})": e.probability for t, e in exact.items()}
+            | {
+                "simulated": p_sim,
+                "Monte Carlo SE": float(np.sqrt(p_sim * (1 - p_sim) / reps)),
+                "largest possible": ref.largest,
+                "expected |diff|": ref.expected,
+                "as equal as possible": ref.balanced,
+            }
+        )
+    out = pd.DataFrame(rows).set_index("scheme")
+    out.attrs.update(n=n, at_least=at_least, reps=reps)
     return out
 
 
