@@ -20,6 +20,7 @@ copyright = _site["copyright"]
 html_title = _site["title"]
 root_doc = "index"
 language = "en"
+smartquotes = False  # a page's title is the notebook's, character for character
 
 extensions = ["myst_nb", "sphinxcontrib.bibtex"]
 exclude_patterns = ["**.ipynb_checkpoints"]
