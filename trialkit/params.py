@@ -431,7 +431,7 @@ SPECS: dict[str, dict[str, Param]] = {
     "03_synthetic_patients": {
         "seed": Param(0, "seed of the reconstruction and of the ensemble", low=0),
         "ensemble_size": Param(
-            300, "reconstructions in the ensemble (about 50 ms each per core)", low=10, high=20_000
+            300, "reconstructions in the ensemble (about 2 ms each, cached)", low=10, high=20_000
         ),
         "jobs": Param(0, "worker processes for the ensemble; 0: every core", low=0, high=256),
         "reading": Param(
@@ -716,12 +716,10 @@ def estimate_seconds(notebook: str, values: Mapping[str, Any]) -> float:
     minutes from hours.
     """
     v = {**{n: p.default for n, p in SPECS.get(notebook, {}).items()}, **values}
-    cores = os.cpu_count() or 1
     if notebook == "01_trial_design":
         return 4.0 + 1e-4 * v["n_sequences"]
     if notebook == "03_synthetic_patients":
-        workers = min(v["jobs"] or cores, cores)
-        return 16.0 + 0.1 * v["ensemble_size"] / max(1, workers)
+        return 16.0 + 0.003 * v["ensemble_size"]  # trialkit.ensemble: ~1.5-3 ms per member
     if notebook == "07_missing_data_and_estimands":
         n_delta = v["delta_max"] / v["delta_step"] + 1
         grid = v["n_imputations"] * (2 * n_delta + 3 * n_delta) * 4e-4
