@@ -368,6 +368,26 @@ def test_summary_matches_scipy_and_statsmodels(canonical) -> None:
         assert got["p_hba1c_ancova"] == pytest.approx(fit.pvalues["arm"], rel=1e-8)
 
 
+def test_ensemble_change_columns_equal_the_derived_week48_change() -> None:
+    """mean/sd_hba1c_change_* are what notebook 10 derives from each member's datasets
+    (derive.derive_adlb, week-48 CHG of the analysed patients), so it can read them from
+    the cached ensemble of notebook 03 instead of rebuilding every member."""
+    rows = cohort.ensemble(3, seed=0, progress=False)
+    for i in range(3):
+        member = cohort.ensemble_member(i, 0)
+        lab = derive.derive_adlb(member["ADLB"])
+        fas = member["ADSL"].loc[member["ADSL"]["FASFL"] == "Y", ["USUBJID", "ARM"]]
+        w48 = lab.query("PARAMCD == 'HBA1C' and AVISITN == 48 and ANL01FL == 'Y'")
+        s = w48.merge(fas, on="USUBJID").groupby("ARM")["CHG"].agg(["mean", "std"])
+        for arm, k in KEY.items():
+            assert rows.loc[i, f"mean_hba1c_change_{k}"] == pytest.approx(
+                s.loc[arm, "mean"], rel=1e-12
+            )
+            assert rows.loc[i, f"sd_hba1c_change_{k}"] == pytest.approx(
+                s.loc[arm, "std"], rel=1e-12
+            )
+
+
 def test_ensemble_cache_gives_back_what_it_stored(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(ens.ENV_CACHE, str(tmp_path))
     first = cohort.ensemble(12, seed=4, progress=False)
