@@ -194,3 +194,49 @@ def test_errors_name_the_argument(call, name):
 def test_module_is_exported_from_stats():
     for name in bayes.__all__:
         assert getattr(stats, name) is getattr(bayes, name)
+
+
+def test_log_odds_ratio_is_statsmodels_woolf():
+    import statsmodels.api as sm
+
+    from trialkit.stats import bayes
+
+    for x1, n1, x2, n2 in ((9, 45, 2, 44), (16, 37, 4, 36), (3, 10, 7, 12)):
+        t = sm.stats.Table2x2(np.array([[x1, n1 - x1], [x2, n2 - x2]]))
+        est, se = bayes.log_odds_ratio(x1, n1, x2, n2)
+        assert est == pytest.approx(t.log_oddsratio, abs=1e-12)
+        assert se == pytest.approx(t.log_oddsratio_se, abs=1e-12)
+    # a zero cell: Haldane-Anscombe 0.5 in every cell
+    est, se = bayes.log_odds_ratio(0, 10, 3, 10)
+    assert est == pytest.approx(math.log(0.5 * 7.5 / (10.5 * 3.5)))
+
+
+def test_effect_prior_is_the_normal_normal_update():
+    from trialkit.stats import bayes
+
+    alone = bayes.effect_prior_posterior(9, 45, 2, 44, 16, 37, 4, 36, 0)
+    est, se = bayes.log_odds_ratio(9, 45, 2, 44)
+    assert (alone.mean, alone.sd) == pytest.approx((est, se))
+    est0, se0 = bayes.log_odds_ratio(16, 37, 4, 36)
+    half = bayes.effect_prior_posterior(9, 45, 2, 44, 16, 37, 4, 36, 0.5)
+    prec = 1 / se**2 + 0.5 / se0**2
+    assert half.sd == pytest.approx(prec**-0.5, rel=1e-12)
+    assert half.mean == pytest.approx((est / se**2 + 0.5 * est0 / se0**2) / prec, rel=1e-12)
+    with pytest.raises(ValueError, match="weight"):
+        bayes.effect_prior_posterior(9, 45, 2, 44, 16, 37, 4, 36, 1.5)
+    assert bayes.relevant_log_odds_ratio(0.1, 0.1) == pytest.approx(
+        math.log((0.2 / 0.8) / (0.1 / 0.9))
+    )
+
+
+def test_prior_table_says_what_each_prior_expects():
+    from trialkit.stats import bayes
+
+    sceptic = bayes.sceptical_prior(0.1, 0.1, 0.05)
+    table = bayes.prior_table({"sceptical": (sceptic, sceptic)}, 0.1).iloc[0]
+    assert table["prior P(RD > relevant)"] == pytest.approx(0.05, abs=1e-6)
+    assert table["prior P(RD > 0)"] == pytest.approx(0.5, abs=1e-9)
+    assert table["placebo rate, prior mean"] == pytest.approx(0.1)
+    sets = bayes.analysis_set_posteriors(9, 45, 2, 44, 0, 2, {"s": (sceptic, sceptic)}, 0.1)
+    assert list(sets["case"]) == ["9/45 vs 2/44", "9/45 vs 2/46", "9/45 vs 3/46", "9/45 vs 4/46"]
+    assert sets["p_benefit"].iloc[1:].is_monotonic_decreasing

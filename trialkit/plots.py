@@ -1855,8 +1855,12 @@ def prior_predictive(
     fig, axes = plt.subplots(1, len(priors), figsize=(4.4 * len(priors), 3.6), sharey=False)
     for ax, (name, (p1, p2)) in zip(np.atleast_1d(axes), priors.items(), strict=True):
         colour = _READER_COLOURS.get(name, "tab:blue")
-        ax.plot(100 * p, p1.dist.pdf(p), color=colour, lw=2, label="UC-MSC")
-        ax.plot(100 * p, p2.dist.pdf(p), color=colour, lw=2, ls="--", label="placebo")
+        same = (p1.a, p1.b) == (p2.a, p2.b)
+        ax.plot(
+            100 * p, p1.dist.pdf(p), color=colour, lw=2, label="both arms" if same else "UC-MSC"
+        )
+        if not same:
+            ax.plot(100 * p, p2.dist.pdf(p), color=colour, lw=2, ls="--", label="placebo")
         for rate, style in zip(observed, ("-", "--"), strict=False):
             ax.axvline(100 * rate, color="0.5", lw=1, ls=style)
         upper = max(p1.dist.ppf(0.999), p2.dist.ppf(0.999), *observed, 0.3)

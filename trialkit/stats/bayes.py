@@ -549,9 +549,7 @@ def mean_difference_posterior(
 
 
 # =========================================================================== summaries
-def prior_table(
-    priors: dict[str, tuple[Beta, Beta]], relevant: float, level: float = 0.9
-) -> Any:
+def prior_table(priors: dict[str, tuple[Beta, Beta]], relevant: float, level: float = 0.9) -> Any:
     """One row per reader: each arm's prior (mean response rate and its central ``level``
     interval, a *prior predictive* view of what the reader expects in each arm), the
     prior's weight in patients per arm, and the prior probabilities P(RD > 0) and
@@ -672,7 +670,9 @@ def effect_prior_posterior(
     ``weight`` (0 to 1): prior N(log OR0, SE0^2 / weight), a power prior on the effect
     (weight 0: flat prior, the trial alone; 1: the outside trial counted in full).
     Normal approximations on the log-odds scale (Spiegelhalter et al. 2004, ch. 5)."""
-    weight = _number("weight", weight, 0, 1)
+    weight = _number("weight", weight)
+    if not 0 <= weight <= 1:
+        raise ValueError(f"weight must be in [0, 1], got {weight!r}")
     est, se = log_odds_ratio(x1, n1, x2, n2)
     est0, se0 = log_odds_ratio(x01, n01, x02, n02)
     prior_sd = math.inf if weight == 0 else se0 / math.sqrt(weight)
