@@ -175,7 +175,8 @@ def test_07_simulation_bias_and_coverage(nb07):
     assert abs(c - 0.95) < 3 * max(cov_se["HbA1c"]["complete data"]["MCAR"], 0.01)
 
 
-def test_07_tables_and_figures_say_synthetic(reports):
+def test_07_tables_say_their_provenance(reports):
+    """With the default (reconstructed) patients every table says where its rows come from."""
     nb = nbformat.read(reports / f"{NAME}.ipynb", as_version=4)
     captions = 0
     for cell in nb.cells:
@@ -183,8 +184,23 @@ def test_07_tables_and_figures_say_synthetic(reports):
             html = out.get("data", {}).get("text/html", "")
             if "<caption>" in html:
                 captions += 1
-                assert "SYNTHETIC DATA" in html, cell.source[:80]
-    assert captions >= 4
+                assert "RECONSTRUCTED" in html or "SIMULATED" in html, cell.source[:80]
+    assert captions >= 2
+
+
+def test_07_responder_mi_is_not_called_mar_and_its_p_is_not_shown(reports):
+    """MI from the arm's rate makes the complete-case assumption (MCAR within arm): the
+    page labels it so and does not set its Rubin-t p beside the exact test's."""
+    nb = nbformat.read(reports / f"{NAME}.ipynb", as_version=4)
+    tables = [
+        out["data"]["text/html"]
+        for cell in nb.cells
+        for out in cell.get("outputs", [])
+        if "Responder endpoint" in out.get("data", {}).get("text/html", "")
+    ]
+    assert len(tables) == 1
+    assert "MI within arm (= MCAR within arm)" in tables[0]
+    assert "(MAR)" not in tables[0]
 
 
 def test_07_parameters_are_checked():
