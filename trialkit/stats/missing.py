@@ -48,6 +48,7 @@ clinical assumptions to statistical analysis using pattern mixture models. Pharm
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -1763,7 +1764,16 @@ def _truth(
     """True values of the two estimands under the cohort model (no dropout), from ``k``
     vectorized trials of ``cohort.simulate_endpoints``: the mean difference of mean
     HbA1c changes (= the ANCOVA coefficient's expectation under randomization) and the
-    difference of responder rates; with their Monte Carlo SEs."""
+    difference of responder rates; with their Monte Carlo SEs. Kept for the process
+    (the same arguments give the same numbers: notebook 07 asks twice)."""
+    truth, mc = _truth_cached(tuple(int(x) for x in n_per_arm), float(effect), int(seed), int(k))
+    return dict(truth), dict(mc)
+
+
+@functools.lru_cache(maxsize=8)
+def _truth_cached(
+    n_per_arm: tuple[int, int], effect: float, seed: int, k: int
+) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]:
     from trialkit import cohort
 
     truth_seed = np.random.SeedSequence(seed, spawn_key=(2**31,))
@@ -1777,7 +1787,7 @@ def _truth(
         "HbA1c": float(dh.std(ddof=1) / math.sqrt(k)),
         "responder": float(dr.std(ddof=1) / math.sqrt(k)),
     }
-    return truth, mc
+    return tuple(truth.items()), tuple(mc.items())
 
 
 def dropout_simulation(
