@@ -40,7 +40,7 @@ USES: dict[str, set[str]] = {
     "10": {"02", "05"},
 }
 
-_EXERCISE = re.compile(r"^\*\*Exercise (\d+) \((easy|medium|hard)(, writing)?\)\.\*\*")
+_EXERCISE = re.compile(r"(?m)^\*\*Exercise (\d+) \((easy|medium|hard)(, writing)?\)\.\*\*")
 _OBJECTIVES = re.compile(r"\*Objectives?: ([\d ,and]+)\.?\*")
 
 
@@ -64,7 +64,7 @@ def _tags(cell) -> list[str]:
 
 def _exercises(cells: list) -> list[tuple[int, re.Match, list]]:
     """(cell index, header match, solution cells) for every exercise."""
-    starts = [(i, _EXERCISE.match(c.source.strip())) for i, c in enumerate(cells)]
+    starts = [(i, _EXERCISE.search(c.source)) for i, c in enumerate(cells)]
     starts = [(i, m) for i, m in starts if m and cells[i].cell_type == "markdown"]
     ends = [i for i, _ in starts[1:]] + [
         next(
