@@ -34,6 +34,7 @@ __all__ = [
     "eligibility",
     "forest",
     "imbalance",
+    "infusion_events",
     "missing_pattern",
     "missing_rules",
     "missing_simulation",
@@ -1957,3 +1958,36 @@ def weight_curve(by_weight: pd.DataFrame, chosen: float, note: str = "") -> Axes
     ax.legend(frameon=False, loc="lower right")
     caption(ax, note)
     return ax
+
+
+def infusion_events(
+    by_infusion: pd.DataFrame,
+    timed: pd.DataFrame,
+    *,
+    title: str = "",
+    note: str = "",
+    synthetic: bool | str | None = False,
+) -> np.ndarray:
+    """Adverse events by infusion: left, the share of patients with an event in the
+    period after each infusion, by arm (``stats.infusion_table``: INFNUM, ARM, %); right,
+    the events of those periods by day since the infusion (``stats.add_infusion_period``:
+    APERIODN, AINFDY), stacked by relatedness (AREL). Returns the two Axes."""
+    import seaborn as sns
+
+    periods = sorted(set(by_infusion["INFNUM"]))
+    early = timed[timed["APERIODN"].isin(periods)]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [1, 1.5]})
+    sns.barplot(by_infusion, x="INFNUM", y="%", hue="ARM", ax=axes[0], palette=_ARM_COLOURS)
+    axes[0].set(xlabel="infusion", ylabel="patients with >= 1 event in the period (%)")
+    axes[0].legend(frameon=False, title=None)
+    rel = {"RELATED": "firebrick", "NOT RELATED": "0.7"}
+    sns.histplot(
+        early, x="AINFDY", hue="AREL", multiple="stack", discrete=True, ax=axes[1],
+        hue_order=[k for k in rel if k in set(early["AREL"])], palette=rel,
+    )  # fmt: skip
+    axes[1].set(xlabel="days since the infusion (0 = infusion day)", ylabel="events")
+    axes[1].yaxis.get_major_locator().set_params(integer=True)
+    if axes[1].get_legend() is not None:
+        axes[1].get_legend().set_title(None)
+    _caption_figure(fig, note, synthetic, title=title)
+    return axes
