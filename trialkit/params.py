@@ -804,7 +804,10 @@ def validate(
         why = rule.check(full)
         if why:
             shown = ", ".join(f"{n} = {_show(full[n])}" for n in rule.names)
-            problems.append(f"{notebook}: parameters {shown} do not work together: {why}")
+            if len(rule.names) == 1:
+                problems.append(f"{notebook}: parameter {shown} cannot be used here: {why}")
+            else:
+                problems.append(f"{notebook}: parameters {shown} do not work together: {why}")
     if problems:
         raise ParameterError("\n".join(problems))
     if allow_long is None:
