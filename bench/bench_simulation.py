@@ -80,6 +80,15 @@ def run() -> dict:
         "cohort_vs_loop_before": BEFORE_RATIO,
     }
 
+    # ---- a grid of effects at one arm size (as notebook 09): draws shared by the effects
+    effects = [0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5]
+    n_grid = N_VECTOR // 2
+    t0 = time.perf_counter()
+    studies.power_grid([(45, 46)], effects, n_sim=n_grid, seed=1, workers=1, progress=False)
+    grid = len(effects) * n_grid / (time.perf_counter() - t0)
+    print(f"  cohort model, grid of {len(effects)} effects (draws shared) {grid:12,.0f} trials/s")
+    out |= {"cohort_grid_trials_per_s": grid}
+
     # ---- two binomials: the test alone dominates the loop
     t0 = time.perf_counter()
     studies.power_grid(

@@ -181,3 +181,14 @@ def test_simulate_is_a_deprecated_alias_of_studies():
     from trialkit import simulate
 
     assert simulate is studies and simulate.power_grid is studies.power_grid
+
+
+def test_effects_of_one_size_share_their_draws_and_equal_each_alone():
+    """Scenarios of the same arm sizes are simulated from one set of draws per chunk;
+    each equals its scenario run alone (and the per-trial endpoints of simulate_endpoints)."""
+    kw = dict(tests=("fisher",), n_sim=700, seed=21, chunk_size=300, workers=1)
+    grid = studies.power_grid([(20, 21)], [0.0, 0.5, 1.0], **kw)
+    for e in (0.0, 0.5, 1.0):
+        alone = studies.power_grid([(20, 21)], [e], **kw)
+        row = grid[grid["effect"] == e].reset_index(drop=True)
+        pd.testing.assert_frame_equal(row.drop(columns="effect"), alone.drop(columns="effect"))

@@ -209,27 +209,32 @@ def _chunk_seed(seed: int, chunk: int) -> np.random.SeedSequence:
 
 
 def _draw(
-    sc: _Scenario,
+    group: Sequence[_Scenario],
     seed: int,
     chunk: int,
     size: int,
     dropout: float | None,
     settings: Mapping[str, Any] | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Responders and analysed numbers, each of shape (size, 2): UC-MSC, placebo.
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Responders and analysed numbers, each of shape (size, 2) (UC-MSC, placebo), for
+    every scenario of ``group`` (one binomial scenario, or cohort-model scenarios of the
+    same arm sizes: their draws do not depend on the effect and are made once).
 
     Cohort model: ``trial_model.endpoint_counts`` (the counts of
     ``cohort.simulate_endpoints(size, ..., seed=SeedSequence(seed, spawn_key=(chunk,)))``);
     ``settings``: the assumptions with the overrides applied (``assumptions._settings``).
     """
     rng = np.random.default_rng(_chunk_seed(seed, chunk))
+    sc = group[0]
     if sc.model == "binomial":
         x = np.column_stack([rng.binomial(sc.n1, sc.p1, size), rng.binomial(sc.n2, sc.p2, size)])
-        return x, np.broadcast_to(np.array([sc.n1, sc.n2]), x.shape)
+        return [(x, np.broadcast_to(np.array([sc.n1, sc.n2]), x.shape))]
     from trialkit import trial_model
 
     assert settings is not None and dropout is not None
-    return trial_model.endpoint_counts(rng, (sc.n1, sc.n2), size, settings, sc.effect, dropout)
+    effects = [g.effect for g in group]
+    xs, as_ = trial_model.endpoint_counts(rng, (sc.n1, sc.n2), size, settings, effects, dropout)
+    return list(zip(xs, as_, strict=True))
 
 
 def _pvalues(x: np.ndarray, a: np.ndarray, test: str) -> np.ndarray:
@@ -245,31 +250,36 @@ def _pvalues(x: np.ndarray, a: np.ndarray, test: str) -> np.ndarray:
     return p
 
 
-def _run_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Simulate the chunks of one task; integer counts only (sums are order-free)."""
-    sc: _Scenario = task["scenario"]
+def _run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
+    """Simulate the chunks of one task for each of its scenarios; integer counts only
+    (sums are order-free). One result per scenario."""
+    group: list[_Scenario] = task["scenarios"]
     tests: tuple[str, ...] = task["tests"]
-    out = {
-        "scenario": task["index"],
-        "trials": 0,
-        "rejections": np.zeros(len(tests), dtype=np.int64),
-        "responders": np.zeros(2, dtype=np.int64),
-        "analysed": np.zeros(2, dtype=np.int64),
-    }
+    outs = [
+        {
+            "scenario": i,
+            "trials": 0,
+            "rejections": np.zeros(len(tests), dtype=np.int64),
+            "responders": np.zeros(2, dtype=np.int64),
+            "analysed": np.zeros(2, dtype=np.int64),
+        }
+        for i in task["indices"]
+    ]
     settings = None
-    if sc.model == "cohort":
+    if group[0].model == "cohort":
         from trialkit.assumptions import _settings
 
         settings = _settings(task["params"])  # once per task (validated, deep-copied)
     for chunk, keep in task["chunks"]:
-        x, a = _draw(sc, task["seed"], chunk, task["chunk_size"], task["dropout"], settings)
-        x, a = x[:keep], a[:keep]
-        for j, t in enumerate(tests):
-            out["rejections"][j] += int((_pvalues(x, a, t) < task["alpha"]).sum())
-        out["responders"] += x.sum(axis=0)
-        out["analysed"] += a.sum(axis=0)
-        out["trials"] += keep
-    return out
+        drawn = _draw(group, task["seed"], chunk, task["chunk_size"], task["dropout"], settings)
+        for out, (x, a) in zip(outs, drawn, strict=True):
+            x, a = x[:keep], a[:keep]
+            for j, t in enumerate(tests):
+                out["rejections"][j] += int((_pvalues(x, a, t) < task["alpha"]).sum())
+            out["responders"] += x.sum(axis=0)
+            out["analysed"] += a.sum(axis=0)
+            out["trials"] += keep
+    return outs
 
 
 # =========================================================================== execution
@@ -303,7 +313,7 @@ def _execute(
     workers: int | None,
     bar: Any,
 ) -> Iterator[dict[str, Any]]:
-    total = sum(keep for t in tasks for _, keep in t["chunks"])
+    total = sum(keep * len(t["scenarios"]) for t in tasks for _, keep in t["chunks"])
     if scheduler is not None:
         yield from _execute_dask(tasks, scheduler, bar)
         return
@@ -313,15 +323,15 @@ def _execute(
     if jobs == 1 or len(tasks) == 1:
         for t in tasks:
             res = _run_task(t)
-            bar.update(res["trials"])
-            yield res
+            bar.update(sum(r["trials"] for r in res))
+            yield from res
         return
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(_run_task, t) for t in tasks]
         for fut in concurrent.futures.as_completed(futures):
             res = fut.result()
-            bar.update(res["trials"])
-            yield res
+            bar.update(sum(r["trials"] for r in res))
+            yield from res
 
 
 def _execute_dask(tasks: list[dict[str, Any]], scheduler: Any, bar: Any) -> Iterator[dict]:
@@ -333,8 +343,8 @@ def _execute_dask(tasks: list[dict[str, Any]], scheduler: Any, bar: Any) -> Iter
         futures = [client.submit(_run_task, t, pure=False) for t in tasks]
         for fut in as_completed(futures):
             res = fut.result()
-            bar.update(res["trials"])
-            yield res
+            bar.update(sum(r["trials"] for r in res))
+            yield from res
     finally:
         if own:
             client.close()
@@ -427,24 +437,30 @@ def power_grid(
 
     n_chunks = math.ceil(n_sim / chunk_size)
     chunks = [(i, min(chunk_size, n_sim - i * chunk_size)) for i in range(n_chunks)]
+    # cohort-model scenarios of the same arm sizes share their draws (common random
+    # numbers: the draws do not depend on the effect); each binomial scenario is alone
+    groups: dict[Any, list[int]] = {}
+    for i, sc in enumerate(scenarios):
+        key = (sc.n1, sc.n2) if sc.model == "cohort" else ("binomial", i)
+        groups.setdefault(key, []).append(i)
     if batch is None:
         jobs = workers or os.cpu_count() or 1
-        batch = max(1, math.ceil(len(scenarios) * n_chunks / (4 * jobs)))
+        batch = max(1, math.ceil(len(groups) * n_chunks / (4 * jobs)))
         batch = min(batch, max(1, 200_000 // chunk_size))  # progress at least every ~5 s
     batch = _check_count("batch", batch)
     tasks = [
         {
-            "index": i,
-            "scenario": sc,
+            "indices": idx,
+            "scenarios": [scenarios[i] for i in idx],
             "chunks": part,
             "tests": tests,
             "alpha": alpha,
             "seed": seed,
             "chunk_size": chunk_size,
-            "dropout": dropout_used if sc.model == "cohort" else None,
+            "dropout": dropout_used if scenarios[idx[0]].model == "cohort" else None,
             "params": dict(params or {}) or None,
         }
-        for i, sc in enumerate(scenarios)
+        for idx in groups.values()
         for part in _batches(chunks, batch)
     ]
     total = n_sim * len(scenarios)

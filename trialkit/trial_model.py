@@ -331,7 +331,7 @@ def endpoint_counts(
     n_per_arm: tuple[int, int],
     k: int,
     s: Mapping[str, Any],
-    effect: float,
+    effect: float | Sequence[float],
     dropout: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Composite responders and analysed numbers of ``k`` trials, each of shape (k, 2).
@@ -344,15 +344,31 @@ def endpoint_counts(
     (GIR change) are drawn, so the counts equal those of
     ``simulate_endpoints(k, n_per_arm, seed)`` for the same generator (a test checks it).
     Columns: UC-MSC, placebo. ``s``: the settings (``assumptions._settings``).
+
+    ``effect`` may be a list: the draws do not depend on it, so they are made once and
+    the counts of every effect are returned as lists (common random numbers, as
+    ``simulate_endpoints`` with the same seed and each effect would give).
     """
+    d = _endpoint_draws(rng, n_per_arm, k, s, dropout)
+    if isinstance(effect, Sequence):
+        pairs = [_endpoint_eval(d, float(e), s) for e in effect]
+        return [x for x, _ in pairs], [a for _, a in pairs]  # type: ignore[return-value]
+    return _endpoint_eval(d, float(effect), s)
+
+
+def _endpoint_draws(
+    rng: np.random.Generator,
+    n_per_arm: tuple[int, int],
+    k: int,
+    s: Mapping[str, Any],
+    dropout: float,
+) -> dict[str, Any]:
+    """The part of ``endpoint_counts`` that does not depend on the effect."""
     e = _facts()["eligibility"]
-    f = _facts()
     n_uc, n_pl = n_per_arm
     n = n_uc + n_pl
     shape = (k, n)
     size = k * n
-    uc = np.arange(n) < n_uc
-    eff = _effects(effect)
     bits = rng.bit_generator
 
     male = rng.random(shape) < s["sex_male_fraction"]
@@ -364,9 +380,8 @@ def endpoint_counts(
         h["F"]["mean"] + h["F"]["sd"] * rng.standard_normal(shape),
     )
     height = np.clip(height, h["min"], h["max"]) / 100.0
-    h2 = height**2
     bmi_latent = _truncnorm(rng, s["bmi"]["mean"], s["bmi"]["sd"], *e["bmi"], shape)
-    weight = _round(bmi_latent * h2, 1)
+    weight = _round(bmi_latent * height**2, 1)
     ik = s["insulin_per_kg"]
     per_kg = _truncnorm(rng, ik["mean"], ik["sd"], *e["insulin_per_kg"], shape)
     ins_base = np.clip(
@@ -377,12 +392,37 @@ def endpoint_counts(
     hb = s["hba1c_baseline"]
     dec = s["lab_decimals"]
     hba1c_base = _round(_truncnorm(rng, hb["mean"], hb["sd"], *e["hba1c"], shape), dec["HBA1C"])
-    center, var_base = _truncnorm_moments(hb["mean"], hb["sd"], *e["hba1c"])
     z_h = rng.standard_normal(shape)
     z_i = rng.standard_normal(shape)
+    bits.advance(size)  # baseline GIR: one uniform each
+    rng.standard_normal(shape)  # GIR change (normals: not a fixed number of steps)
+    analysed = rng.random(shape) >= dropout
+    return {
+        "n_uc": n_uc,
+        "ins_base": ins_base,
+        "hba1c_base": hba1c_base,
+        "z_h": z_h,
+        "z_i": z_i,
+        "analysed": analysed,
+    }
+
+
+def _endpoint_eval(
+    d: Mapping[str, Any], effect: float, s: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The counts of ``endpoint_counts`` for one effect, from ``_endpoint_draws``."""
+    e = _facts()["eligibility"]
+    f = _facts()
+    n_uc = d["n_uc"]
+    hba1c_base, ins_base, analysed = d["hba1c_base"], d["ins_base"], d["analysed"]
+    uc = np.arange(hba1c_base.shape[1]) < n_uc
+    eff = _effects(effect)
+    hb = s["hba1c_baseline"]
+    dec = s["lab_decimals"]
+    center, var_base = _truncnorm_moments(hb["mean"], hb["sd"], *e["hba1c"])
     mu_h = np.where(uc, eff["hba1c"]["UC-MSC"], eff["hba1c"]["Placebo"])
     slope = s["hba1c_change_baseline_slope"]
-    change = mu_h + slope * (hba1c_base - center) + s["hba1c_change_sd"] * z_h
+    change = mu_h + slope * (hba1c_base - center) + s["hba1c_change_sd"] * d["z_h"]
     hba1c_w48_cont = hba1c_base + change
     hba1c_w48 = np.clip(_round(hba1c_w48_cont, dec["HBA1C"]), *s["hba1c_range"]["week48"])
     sd_w48 = math.sqrt((1 + slope) ** 2 * var_base + s["hba1c_change_sd"] ** 2)
@@ -392,12 +432,9 @@ def endpoint_counts(
     sd_pl = s["insulin_pchg_sd"]["Placebo"]
     sd_uc = sd_pl + effect * (s["insulin_pchg_sd"]["UC-MSC"] - sd_pl)
     sd_i = np.where(uc, max(sd_uc, 1e-9), sd_pl)
-    pchg_cont = mu_i + sd_i * (rho * z_w48 + math.sqrt(1 - rho**2) * z_i)
+    pchg_cont = mu_i + sd_i * (rho * z_w48 + math.sqrt(1 - rho**2) * d["z_i"])
     pchg_cont = np.clip(pchg_cont, *s["insulin_pchg_range"])
     ins_w48 = np.maximum(np.round(ins_base * (1 + pchg_cont / 100)), 0)
-    bits.advance(size)  # baseline GIR: one uniform each
-    rng.standard_normal(shape)  # GIR change (normals: not a fixed number of steps)
-    analysed = rng.random(shape) >= dropout
     pchg = 100.0 * (ins_w48 - ins_base) / ins_base
     resp = analysed & (hba1c_w48 < f["hba1c_threshold"]) & (pchg <= -f["insulin_threshold"])
     x = np.column_stack([resp[:, :n_uc].sum(axis=1), resp[:, n_uc:].sum(axis=1)])
