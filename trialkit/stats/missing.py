@@ -498,12 +498,13 @@ def _impute_many(
                     wi[:, None] if per_imputation else wi
                 )
                 rss = np.sum(resid * resid, axis=-1)  # (b, m) or (b,)
-                if not per_imputation:
-                    rss, beta_hat, Lt = rss[:, None], beta_hat[:, None], Lt[:, None]
+                z = zb[idx, a, k - 1, :, :p]  # (b, m, p)
+                if per_imputation:
+                    shift = np.linalg.solve(Lt, z[..., None])[..., 0]
+                else:  # one factor for the m draws: m right-hand sides at once
+                    shift = np.swapaxes(np.linalg.solve(Lt, np.swapaxes(z, -1, -2)), -1, -2)
+                    rss, beta_hat = rss[:, None], beta_hat[:, None]
                 sigma = np.sqrt(rss / chis[idx, a, k - 1])  # (b, m)
-                shift = np.linalg.solve(
-                    np.broadcast_to(Lt, (len(idx), m, p, p)), zb[idx, a, k - 1, :, :p, None]
-                )[..., 0]
                 beta = beta_hat + sigma[..., None] * shift  # ~ N(beta_hat, sigma^2 (X'X)^-1)
                 beta = beta * inc[:, None, :]  # the coefficients of unused visits: 0
                 sel = slice(None) if len(idx) == B else idx
