@@ -204,3 +204,19 @@ def test_the_in_notebook_check_refuses_combinations_too():
     namespace = {**params.defaults("07_missing_data_and_estimands"), "delta_step": 5.0}
     with pytest.raises(params.ParameterError, match="do not work together"):
         params.check("07_missing_data_and_estimands", namespace)
+
+
+def test_allow_long_lets_a_long_run_through(fixture_notebooks, tmp_path, capsys, monkeypatch):
+    """With a limit below the fixtures' estimate: refused, then run with --allow-long."""
+    monkeypatch.delenv(params.ALLOW_LONG_ENV, raising=False)
+    monkeypatch.setattr(params, "LONG_RUN_SECONDS", 1.0)
+    out = tmp_path / "r"
+    base = ["run", "--only", "01", "--notebooks", str(fixture_notebooks), "--out", str(out)]
+    assert cli.main(base) == 2
+    err = capsys.readouterr().err
+    assert "01_records: these parameters would run for about 5 s" in err
+    assert not out.exists()
+    assert cli.main([*base, "--allow-long"]) == 0
+    err = capsys.readouterr().err
+    assert "estimated run time: about 5 s" in err
+    assert (out / "01_records.json").exists()
