@@ -89,6 +89,13 @@ def main(argv: list[str] | None = None) -> int:
             print(path.stem)
             for name, p in params.SPECS.get(path.stem, {}).items():
                 print(f"    {name} = {p.default!r}: {p.help}; {p.allowed()}")
+            if path.stem in params.SPECS:
+                seconds = params.estimate_seconds(path.stem, {})
+                print(
+                    f"    (about {params._duration(seconds)} with these defaults; runs "
+                    f"estimated above {params._duration(params.LONG_RUN_SECONDS)} need "
+                    "--allow-long)"
+                )
         return 0
 
     try:
