@@ -1022,12 +1022,15 @@ def mmrm(
     Satterthwaite degrees of freedom df = 2 v^2 / (g' A g) (v the contrast's variance,
     g its gradient in the covariance parameters, A = 2 H^-1 their asymptotic covariance,
     H the Hessian of -2 log L_R; Christensen 2018, as lmerTest and the mmrm package), p
-    and the 1 - alpha confidence interval.
+    and the 1 - alpha confidence interval. g and H are exact (analytic derivatives of
+    the REML criterion, written out in ``_Reml``; checked against central differences
+    in the tests), not numerical.
 
     Convergence: see the module docstring (``converged``, ``message``, and a
     :class:`ConvergenceWarning`; no exception). ``tol``: largest gradient component of
-    -2 log L_R (scaled outcome) accepted at the end; ``max_iter``: BFGS iterations (then
-    at most 50 Newton steps). Raises ValueError for unusable data
+    -2 log L_R (scaled outcome) accepted at the end (Newton's method runs to tol / 1000);
+    ``max_iter``: iterations of the BFGS fallback when Newton's method stalls (at most 100
+    Newton steps before it, 50 after). Raises ValueError for unusable data
     (missing columns, one arm, an arm x visit cell without data, duplicate rows, ...).
     """
     a = _check_alpha(alpha)
