@@ -22,6 +22,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import scipy
 from scipy import stats as sps
 
 from trialkit.assumptions import ARMS, ASSUMPTIONS_PATH, _settings
@@ -266,6 +267,7 @@ def _cache_path(
             "vectorized": vectorized,
             "code": _code_hash(),
             "numpy": np.__version__,
+            "scipy": scipy.__version__,
         },
         sort_keys=True,
     )
