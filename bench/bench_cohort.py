@@ -42,7 +42,7 @@ def _printed(x: np.ndarray, fid: str) -> np.ndarray:
 
 
 def _conditions(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per drawn trial (rows of the (k, n) arrays of cohort._draw_core), whether each
+    """Per drawn trial (rows of the (k, n) arrays of trial_model._draw_core), whether each
     published summary is reproduced; in the order they are applied."""
     n_uc = 45
     analysed = ~c["drop"]
@@ -78,16 +78,17 @@ def _conditions(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _rejection(budget: int) -> dict:
-    from trialkit import cohort
+    from trialkit.assumptions import _settings
+    from trialkit.trial_model import _draw_core
 
-    s = cohort._settings(None)  # the assumptions file, as simulate() uses it
+    s = _settings(None)  # the assumptions file, as simulate() uses it
     rng = np.random.default_rng(2022)
     passed: dict[str, int] = {}
     marginal: dict[str, int] = {}
     t0 = time.perf_counter()
     for start in range(0, budget, CHUNK):
         k = min(CHUNK, budget - start)
-        c = cohort._draw_core(rng, (45, 46), k, s, 1.0, s["dropout_probability"])
+        c = _draw_core(rng, (45, 46), k, s, 1.0, s["dropout_probability"])
         conds = _conditions(c)
         alive = np.ones(k, dtype=bool)
         for name, ok in conds.items():

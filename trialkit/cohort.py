@@ -30,7 +30,6 @@ from trialkit.assumptions import (
     ASSUMPTIONS_PATH,
     Assumption,
     AssumptionError,
-    _settings,
     assumption_table,
     assumptions,
 )
@@ -41,7 +40,6 @@ from trialkit.reconstruct import ReconstructionError, reconstruct
 from trialkit.trial_model import (
     ARMS,
     LAB_UNITS,
-    _draw_core,
     insulin_share_denominators,
     simulate,
     simulate_endpoints,
@@ -71,7 +69,6 @@ __all__ = [
     "summary",
     "write_csvs",
 ]
-_PRIVATE_FOR_BENCH = (_settings, _draw_core)  # used by bench/bench_cohort.py
 
 if __name__ == "__main__":
     sys.exit(main())
