@@ -1245,8 +1245,10 @@ def mixed_random_intercept(
     off. Fitted by the REML engine of :func:`mmrm` (exact gradient and Hessian, Newton's
     method to max |gradient| < 1e-9 of -2 log L_R on the scaled outcome, in (log tau^2,
     log sigma^2)) and tested against R's ``nlme::lme(random = ~ 1 | subject, method =
-    "REML")`` (``tests/fixtures/mixed``). A between-subject variance at its boundary 0 is
-    reported as not converged. Model-based SEs from (X'V^-1 X)^-1, inference with the
+    "REML")`` (``tests/fixtures/mixed``). When the data want a negative correlation, the
+    between-subject variance ends near its boundary 0 (tau^2 / sigma^2 ~ 1e-11; nlme::lme,
+    with the same log scale, does the same): the fit is then the constrained REML optimum,
+    independent errors. Model-based SEs from (X'V^-1 X)^-1, inference with the
     normal distribution (``df`` = inf). ``covariance``: the implied compound-symmetry
     matrix; ``extra``: ``tau2``, ``sigma2`` (in the outcome's unit squared).
     """
