@@ -1470,6 +1470,38 @@ def sample_sizes(
     return ax
 
 
+def ancova_lines(
+    week: pd.DataFrame,
+    arms: Sequence[str],
+    *,
+    xlabel: str = "baseline",
+    ylabel: str = "change from baseline",
+    title: str = "",
+    note: str = "",
+    synthetic: bool | str | None = False,
+    ax: Axes | None = None,
+) -> float:
+    """Change against baseline, one colour per arm (``week``: one row per patient with
+    ARM, BASE, CHG), with the ANCOVA fit drawn: parallel lines with the common
+    within-arm slope, whose vertical distance is the adjusted difference. ``title`` may
+    contain ``{slope}``. Returns the slope."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4.5))
+    centred = week.groupby("ARM")[["BASE", "CHG"]].transform(lambda c: c - c.mean())
+    slope = float(np.polyfit(centred["BASE"], centred["CHG"], 1)[0])
+    grid = np.linspace(week["BASE"].min(), week["BASE"].max(), 20)
+    for arm, colour in zip(arms, ("#7570b3", "#d95f02"), strict=False):
+        w = week[week["ARM"] == arm]
+        ax.scatter(w["BASE"], w["CHG"], color=colour, alpha=0.7, label=arm, s=22)
+        ax.plot(grid, w["CHG"].mean() + slope * (grid - w["BASE"].mean()), color=colour, lw=2)
+    ax.axhline(0, color="0.4", lw=1)
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    ax.set_title(title.format(slope=slope), fontsize=10)
+    ax.legend(frameon=False, fontsize=8)
+    caption(ax, note, synthetic)
+    return slope
+
+
 def correlation_maps(
     matrices: Mapping[str, pd.DataFrame],
     *,

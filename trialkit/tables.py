@@ -19,7 +19,14 @@ import pandas as pd
 
 from trialkit import text
 
-__all__ = ["BASELINE_ROWS", "ae_incidence", "baseline_table", "disposition", "table"]
+__all__ = [
+    "BASELINE_ROWS",
+    "ae_incidence",
+    "arm_differences",
+    "baseline_table",
+    "disposition",
+    "table",
+]
 
 
 def _default_format(series: pd.Series) -> Any:
@@ -255,3 +262,27 @@ def ae_incidence(
     styler = table(out, caption, provenance=provenance)
     bold = incidence["level"].to_numpy() <= 1
     return styler.apply(lambda col: ["font-weight: bold" if b else "" for b in bold], axis=0)
+
+
+def arm_differences(results: Mapping[str, Any]) -> pd.DataFrame:
+    """One row per analysis of an arm difference (``results``: label -> an object with
+    ``diff``/``estimate``, ``se``, ``df``, ``p``, ``low``, ``high`` and ``n``, such as
+    ``trialkit.stats.continuous.ArmDifference``): columns analysis, difference, SE, df
+    (NaN for a normal approximation), p, low, high, patients ("45 + 44"). Units are the
+    outcome's. Format it with :func:`table` (e.g. ``formats={"p": "p"}``)."""
+    rows = []
+    for label, r in results.items():
+        df = float(getattr(r, "df", np.nan))
+        rows.append(
+            {
+                "analysis": label,
+                "difference": float(getattr(r, "diff", getattr(r, "estimate", np.nan))),
+                "SE": float(r.se),
+                "df": df if np.isfinite(df) else np.nan,
+                "p": float(r.p),
+                "low": float(r.low),
+                "high": float(r.high),
+                "patients": " + ".join(str(int(k)) for k in getattr(r, "n", ())),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -64,6 +64,8 @@ __all__ = [
     "relative_risk",
     "risk_difference",
     "risk_difference_table",
+    "scenario_records",
+    "scenario_verdicts",
     "z_test",
 ]
 
@@ -1132,3 +1134,46 @@ def analysis_set_scenarios(
         out[col] = out[col].astype("Int64")
     out.attrs.update(alpha=alpha, unanalysed=[u1, u2])
     return out
+
+
+def scenario_records(scenarios: pd.DataFrame, arms: Sequence[str]) -> list[dict[str, Any]]:
+    """One plain dict per scenario of :func:`analysis_set_scenarios` (for a report):
+    case, the missing responders per arm (None as analysed), the counts per arm (``arms``:
+    group 1, group 2), the risk difference, ``ci_<method>`` [low, high] for every
+    interval, ``p_<test>`` for every test (``-`` in names becomes ``_``), and
+    ``significant`` {analysis: bool}."""
+    import pandas as pd
+
+    out = []
+    for _, rows in scenarios.groupby("scenario", sort=True):
+        first = rows.iloc[0]
+        k1, k2 = first["k1"], first["k2"]
+        entry: dict[str, Any] = {
+            "case": first["case"],
+            "ucmsc_missing_responders": None if pd.isna(k1) else int(k1),
+            "placebo_missing_responders": None if pd.isna(k2) else int(k2),
+            "counts": {
+                arms[0]: [int(first["x1"]), int(first["n1"])],
+                arms[1]: [int(first["x2"]), int(first["n2"])],
+            },
+            "rd": float(first["estimate"]),
+        }
+        for r in rows.itertuples(index=False):
+            name = r.analysis.replace("-", "_")
+            if r.kind == "interval":
+                entry[f"ci_{name}"] = [float(r.low), float(r.high)]
+            else:
+                entry[f"p_{name}"] = float(r.p)
+        entry["significant"] = {r.analysis: bool(r.significant) for r in rows.itertuples()}
+        out.append(entry)
+    return out
+
+
+def scenario_verdicts(scenarios: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """``(survives, lost)`` over the scenarios of :func:`analysis_set_scenarios`: the
+    analyses significant in every scenario, and those significant as analysed (the
+    first scenario) but not in every scenario; in :data:`SCENARIO_ANALYSES` order."""
+    holds = scenarios.groupby("analysis", sort=False)["significant"].agg(["first", "all"])
+    survives = [a for a in holds.index if holds.loc[a, "all"]]
+    lost = [a for a in holds.index if holds.loc[a, "first"] and not holds.loc[a, "all"]]
+    return survives, lost
