@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from trialkit import run
+from trialkit import cohort, derive, plots, run, stats, tables
 
 pytestmark = pytest.mark.notebooks
 
@@ -144,4 +144,103 @@ def test_predictability(nb01):
 def test_schedule_and_eligibility(nb01):
     assert nb01["schedule.infusion_weeks"] == [0, 4, 8]  # 3 infusions, 4 weeks apart
     assert nb01["schedule.visit_weeks_assumed"][-1] == 48
-    assert nb01["eligibility.rows"] == {"include": 17, "exclude": 9}
+    # 26 registry criteria: 17 "incl_" ids, of which the 3 drug classes not allowed are
+    # exclusions, and 9 "excl_" ids
+    assert nb01["eligibility.rows"] == {"include": 14, "exclude": 12}
+
+
+# --------------------------------------------------------------------------- trial tables
+def figure_counts(adsl: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Every count drawn in the CONSORT figure, read back from the figure's text boxes:
+    {arm: {box line: n}}, matched to its arm by the box's x position."""
+    import re
+
+    import matplotlib.pyplot as plt
+
+    ax = plots.consort(adsl)
+    boxes = [(t.get_position()[0], t.get_text()) for t in ax.texts if "n = " in t.get_text()]
+    arms = {0.3: "UC-MSC", 0.76: "Placebo"}
+    out: dict[str, dict[str, int]] = {a: {} for a in arms.values()}
+    for x, words in boxes:
+        if x not in arms:
+            continue
+        for line in words.replace("\n(n = ", " (n = ").splitlines():
+            m = re.match(r"\s*(.+?) \(n = (\d+)\)$", line) or re.match(r"\s+(.+): (\d+)$", line)
+            if m:
+                out[arms[x]][m.group(1)] = int(m.group(2))
+    plt.close(ax.figure)
+    return out
+
+
+@pytest.mark.parametrize("folder", [ROOT / "data" / "synthetic", BYOD], ids=["synthetic", "byod"])
+def test_disposition_table_agrees_with_the_consort_figure(folder):
+    adsl = cohort.load(folder if folder == BYOD else "")["ADSL"]
+    table = tables.disposition(adsl)
+    drawn = figure_counts(adsl)
+    for arm, counts in drawn.items():
+        got = {
+            "Allocated to " + arm: table.loc["Randomized", arm],
+            "Completed 48 weeks": table.loc["Completed follow-up", arm],
+            "Discontinued": table.loc["Discontinued", arm],
+            "Analysed, full analysis set": table.loc["Analysed (full analysis set)", arm],
+            "Not analysed": table.loc["Not analysed", arm],
+            "Per-protocol set": table.loc["Per-protocol set", arm],
+        }
+        reasons = {r.strip(): table.loc[r, arm] for r in table.index if r.startswith("  ")}
+        got |= {r: k for r, k in reasons.items() if k}
+        assert counts == got, arm
+    # and both agree with plain pandas on the ADSL file
+    want = consort_by_pandas(folder)
+    for arm in ("UC-MSC", "Placebo"):
+        assert table.loc["Randomized", arm] == want["randomized"][arm]
+        assert table.loc["Discontinued", arm] == want["discontinued"][arm]
+        assert table.loc["Analysed (full analysis set)", arm] == want["analysed"][arm]
+    assert table.loc["Randomized", "Total"] == sum(want["randomized"].values())
+
+
+def test_disposition_is_recorded_from_the_notebook(nb01):
+    rows = {r["patients"]: r for r in nb01["disposition"]}
+    want = consort_by_pandas(ROOT / "data" / "synthetic")
+    for arm in ("UC-MSC", "Placebo"):
+        assert rows["Randomized"][arm] == want["randomized"][arm]
+        assert rows["Not analysed"][arm] == want["not_analysed"][arm]
+
+
+def test_baseline_table_by_hand():
+    """Table 1 cells against plain pandas: mean (SD) with ddof 1, median [Q1, Q3], n (%)."""
+    data = cohort.load("")
+    adsl = data["ADSL"]
+    adlb = derive.derive_adlb(data["ADLB"])
+    t1 = tables.baseline_table(adsl, adlb, derive.derive_adex(data["ADEX"]))
+    raw = pd.read_csv(ROOT / "data" / "synthetic" / "ADSL.csv")
+    raw = raw[raw["RANDFL"] == "Y"]
+    lab = pd.read_csv(ROOT / "data" / "synthetic" / "ADLB.csv")
+    for arm, g in raw.groupby("ARM"):
+        col = f"{arm} (n = {len(g)})"
+        assert t1.loc["Age (years), mean (SD)", col] == f"{g.AGE.mean():.1f} ({g.AGE.std():.1f})"
+        k = int((g.SEX == "F").sum())
+        assert t1.loc["Female, n (%)", col] == f"{k} ({round(100 * k / len(g))}%)"
+        q = g.DIABDUR.quantile([0.25, 0.5, 0.75]).to_numpy()
+        assert t1.loc["Diabetes duration (years), median [IQR]", col] == (
+            f"{q[1]:.1f} [{q[0]:.1f}, {q[2]:.1f}]"
+        )
+        base = lab[
+            (lab.PARAMCD == "HBA1C") & (lab.AVISIT == "Baseline") & lab.USUBJID.isin(g.USUBJID)
+        ]
+        assert (
+            t1.loc["HbA1c (%), mean (SD)", col] == f"{base.AVAL.mean():.2f} ({base.AVAL.std():.2f})"
+        )
+    assert not any("p" == c.lower() or "p-value" in c.lower() for c in t1.columns)
+    smd = tables.standardized_differences(t1)
+    v = t1.attrs["values"]["Age (years), mean (SD)"]
+    a, b = v["UC-MSC"], v["Placebo"]
+    assert smd["Age (years), mean (SD)"] == pytest.approx(
+        (a["mean"] - b["mean"]) / math.sqrt((a["sd"] ** 2 + b["sd"] ** 2) / 2)
+    )
+
+
+def test_flow_counting_is_shared():
+    """One count: the figure draws stats.consort_flow and the table tabulates it."""
+    adsl = cohort.load("")["ADSL"]
+    flow = stats.consort_flow(adsl)
+    pd.testing.assert_frame_equal(tables.disposition(flow), tables.disposition(adsl))
