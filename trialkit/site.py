@@ -187,13 +187,17 @@ def _is_solution_prompt(cell: Any) -> bool:
 
 
 def _safe_output(output: Any) -> Any:
-    """Markdown that a notebook wrote is shown as text: ``<`` and ``&`` are escaped, so a
-    value (a path, a subject's id) cannot become markup or script on the page."""
+    """Markdown that a notebook wrote cannot carry HTML: every ``<`` becomes ``&lt;``, so a
+    value (a path, a subject's id) is shown as text, never as markup or script.
+
+    Entities (``&lt;`` from writers that escape already) only ever make text, so ``&`` is
+    left alone and nothing is escaped twice; a Markdown-escaped ``\\<`` is handled too.
+    """
     data = output.get("data")
     if data and "text/markdown" in data:
         text = data["text/markdown"]
         text = "".join(text) if isinstance(text, list) else text
-        data["text/markdown"] = text.replace("&", "&amp;").replace("<", "&lt;")
+        data["text/markdown"] = text.replace("\\<", "&lt;").replace("<", "&lt;")
     return output
 
 
