@@ -61,7 +61,9 @@ def _groups(cases: dict[str, dict[str, Any]]) -> list[tuple[list[str], dict[str,
 def _render(out: Path, cases: dict[str, dict[str, Any]]) -> dict[str, Any]:
     outcomes = {}
     for stems, given in _groups(cases):
-        for o in run.render(only=stems, parameters=given, out=out, progress=lambda _: None):
+        for o in run.render(
+            only=stems, parameters=given, out=out, progress=lambda _: None, site=False
+        ):
             outcomes[o.name] = o
     return outcomes
 
