@@ -251,14 +251,13 @@ the notebooks in order. The references of all notebooks are in one
 
 def _card(out: Path, path: Path, outcome: run.Outcome | None) -> str:
     """One notebook's card: a single block of escaped HTML without blank lines."""
-    import nbformat
 
     name = path.stem
     good = _read_json(out / f"{name}.json") if (out / f"{name}.ipynb").exists() else None
-    source = nbformat.read(path, as_version=4)
-    title = (good or {}).get("title") or run.title_of(source) or name
-    line = (good or {}).get("description") or run.description_of(source)
-    duration = (good or {}).get("time") or run._time_of(source)
+    source = _read_notebook(path) if not good else None
+    title = (good or {}).get("title") or (source and run.title_of(source)) or name
+    line = (good or {}).get("description") or (source and run.description_of(source)) or ""
+    duration = (good or {}).get("time") or (source and run._time_of(source)) or ""
     failed = outcome is not None and not outcome.ok
     if failed:
         status = "failed in this run" + (", showing the last good report" if good else "")
@@ -313,7 +312,7 @@ def course_page(folder: Path = run.NOTEBOOKS, pages: list[str] | None = None) ->
 
     rows = []
     for path in run.notebooks(folder=folder):
-        nb = nbformat.read(path, as_version=4)
+        nb = _read_notebook(path) or nbformat.v4.new_notebook()
         text = next((c.source for c in nb.cells if c.cell_type == "markdown"), "")
         assumes = re.search(r"\*\*Assumes:\*\*\s*([^\n]+(?:\n(?!\n)[^\n]+)*)", text)
         spec = params.SPECS.get(path.stem, {})
@@ -409,6 +408,17 @@ def _digest(folder: Path) -> str:
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
+
+
+def _read_notebook(path: Path) -> Any:
+    """A notebook, or None if it cannot be read (being saved, broken): a page of the site
+    is then less informative, never missing."""
+    import nbformat
+
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception:
+        return None
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:
