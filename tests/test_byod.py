@@ -84,7 +84,7 @@ def byod_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     """Every notebook that takes data_dir, rendered once on the hand-made folder; each
     test below checks its own notebook's outcome."""
     out = tmp_path_factory.mktemp("byod_reports")
-    declared = {n for stem in TAKES_DATA for n in params.SPECS[stem]}
+    declared = {n for stem in USABLE for n in params.SPECS[stem]}
     chosen = {k: v for k, v in TEST_PARAMETERS.items() if k in declared}
     outcomes = run.render(
         only=USABLE, parameters={**chosen, "data_dir": str(BYOD)}, out=out, progress=print

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -129,8 +130,9 @@ def test_a_signal_stops_the_whole_run_and_keeps_earlier_reports(faults, tmp_path
     time.sleep(0.5)
     alive = [c for c in children if not _gone(c)]
     assert not alive, [(c.pid, _cmdline(c)) for c in alive]
-    # nothing partial: no staging folder, the earlier reports byte-identical
+    # nothing partial: no staging folder, no kernel connection folder, earlier reports kept
     assert not list(out.glob(".staging-*"))
+    assert not list(Path(tempfile.gettempdir()).glob(f"tk-{proc.pid}-*"))
     after = _snapshot(out)
     assert {k: v for k, v in after.items() if k not in ("index.html", "course.html")} == {
         k: v for k, v in before.items() if k not in ("index.html", "course.html")
