@@ -98,7 +98,9 @@ def build(
         stamp.unlink(missing_ok=True)
         html_dir = out / ".site" / "html"  # myst-nb writes next to it (.site/jupyter_execute)
         _sphinx(src, html_dir, out / ".site" / "doctrees", progress)
-        shutil.copytree(html_dir, out, dirs_exist_ok=True)
+        # moved, not copied: the theme makes every Sphinx build a full one anyway
+        shutil.copytree(html_dir, out, dirs_exist_ok=True, copy_function=os.replace)
+        shutil.rmtree(html_dir, ignore_errors=True)
         stamp.write_text(digest)
     return time.perf_counter() - t0
 
@@ -458,7 +460,7 @@ def _vendor_mathjax(target: Path) -> None:
 
 
 def _sphinx(src: Path, out: Path, doctrees: Path, progress: Callable[[str], None] | None) -> None:
-    """Run Sphinx's HTML builder in its own process (incremental: unchanged pages are kept)."""
+    """Run Sphinx's HTML builder in its own process; raise RuntimeError if it fails."""
     command = [sys.executable, "-m", "sphinx", "-b", "html", "-q", "-d", str(doctrees),
                str(src), str(out)]  # fmt: skip
     env = {**os.environ, "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
