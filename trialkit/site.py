@@ -101,6 +101,7 @@ def build(
         # moved, not copied: the theme makes every Sphinx build a full one anyway
         shutil.copytree(html_dir, out, dirs_exist_ok=True, copy_function=os.replace)
         shutil.rmtree(html_dir, ignore_errors=True)
+        shutil.rmtree(out / ".site" / "jupyter_execute", ignore_errors=True)  # images, copied
         stamp.write_text(digest)
     return time.perf_counter() - t0
 
