@@ -479,3 +479,19 @@ def test_responders_warn_about_an_empty_arm_and_an_unjudgeable_criterion(
     no_week48 = d["ADEX"].loc[d["ADEX"]["AVISITN"] != 48]
     adresp = derive.responders(d["ADSL"], d["ADLB"], no_week48)
     assert any("usable insulin dose change at week 48" in w for w in adresp.attrs["warnings"])
+
+
+def test_schema_windows_agree_with_visit_windows() -> None:
+    """The windows schema.usable checks visit labels against are derive's windows."""
+    from trialkit import schema
+
+    days = [d for d in range(-20, 380) if d != 0]
+    raw = pd.DataFrame({"USUBJID": "S1", "PARAMCD": "HBA1C", "ADY": days, "AVAL": 8.0}).astype(
+        {"ADY": "int64"}
+    )
+    derived = derive.visit_windows(raw)
+    assert derived["AVISITN"].tolist() == schema.window_week(derived["ADY"]).tolist()
+    for week in schema.VISITS:
+        low, high = schema.window(week)
+        inside = derived.loc[derived["AVISITN"] == week, "ADY"]
+        assert inside.min() >= low and inside.max() == high
