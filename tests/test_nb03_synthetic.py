@@ -184,3 +184,44 @@ def test_03_share_reading_is_refused_before_the_notebook_runs():
     with pytest.raises(params.ParameterError, match=r"reading.*5/32, 10/64"):
         params.validate(NB, {"reading": "share"})
     assert params.validate(NB, {"reading": "mean"})["reading"] == "mean"
+
+
+def test_03_placebo_p_above_005_possible_only_for_the_printed_decrease(nb03):
+    """Notebook 02 and 03 agree: for the printed 0.63 decrease in 44 patients, p > 0.05 is
+    possible (at a correlation of about -0.89, implausible); for the reconstruction's own
+    decrease (8.89 - 8.19) it is impossible, whatever the correlation."""
+    got = nb03["hba1c.placebo_p_above_0.05"]
+    n, sd_b, sd_e = 44, 1.11, 1.02
+
+    # the SD at which a paired t-test of the decrease gives p = 0.05 exactly, by root finding
+    def p_at(d: float, sd: float) -> float:
+        return 2 * sps.t.sf(d / (sd / np.sqrt(n)), n - 1)
+
+    from scipy.optimize import brentq
+
+    need_printed = brentq(lambda s: p_at(0.63, s) - 0.05, 0.1, 10)
+    need_means = brentq(lambda s: p_at(8.89 - 8.19, s) - 0.05, 0.1, 10)
+    assert got["sd_needed_printed"] == pytest.approx(need_printed, rel=1e-9)
+    assert got["sd_needed_means"] == pytest.approx(need_means, rel=1e-9)
+    assert got["sd_max"] == pytest.approx(sd_b + sd_e)
+    rho = (sd_b**2 + sd_e**2 - need_printed**2) / (2 * sd_b * sd_e)
+    assert got["rho_printed"] == pytest.approx(rho, rel=1e-9)
+    assert f"{got['sd_needed_printed']:.2f}" == "2.07" and f"{rho:.2f}" == "-0.89"
+    assert need_printed < sd_b + sd_e < need_means  # possible vs impossible
+
+
+def test_03_sd_of_the_change_for_p_0081_both_readings(nb03):
+    """1.18 from the printed decreases (1.31 - 0.63, notebook 02), 1.39 from the
+    differences of the printed means (1.50 - 0.70): the same p with 45 and 44 patients."""
+    from scipy.optimize import brentq
+
+    def sd_for(m1: float, m2: float) -> float:
+        def p(s: float) -> float:
+            return sps.ttest_ind_from_stats(m1, s, 45, m2, s, 44).pvalue - 0.0081
+
+        return brentq(p, 0.1, 10)
+
+    got = nb03["hba1c.sd_for_p0081"]
+    assert got["printed_decreases"] == pytest.approx(sd_for(1.31, 0.63), rel=1e-7)
+    assert got["means"] == pytest.approx(sd_for(9.02 - 7.52, 8.89 - 8.19), rel=1e-7)
+    assert f"{got['printed_decreases']:.2f}" == "1.18" and f"{got['means']:.2f}" == "1.39"

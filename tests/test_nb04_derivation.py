@@ -164,3 +164,39 @@ def test_04_parameters_change_the_recorded_counts(tmp_path):
     )
     assert got["responders"] == expected
     assert got["responders"] != {"UC-MSC": [9, 45], "Placebo": [2, 44]}
+
+
+def test_04_table_helpers_agree_with_pandas(canonical):
+    """derive.criteria_table, derive.decisions and derive.share_table (the notebook's
+    tables) against the counts and values written out above from the raw CSVs."""
+    from trialkit import cohort, derive
+
+    data = cohort.load("")
+    adlb, adex = derive.derive_adlb(data["ADLB"]), derive.derive_adex(data["ADEX"])
+    adresp = derive.responders(
+        data["ADSL"], adlb, adex, population="randomized", missing="complete-case"
+    )
+    table = derive.criteria_table(adresp)
+    v = canonical[canonical["RANDFL"] == "Y"]
+    hb, ins = v["hba1c48"] < 7.0, v["pchg48"] <= -50
+    seen = v["hba1c48"].notna() & v["pchg48"].notna()
+    for arm in ARMS:
+        a = (v["ARM"] == arm) & seen
+        assert table.loc[arm, "both"] == int((a & hb & ins).sum())
+        assert table.loc[arm, "HbA1c only"] == int((a & hb & ~ins).sum())
+        assert table.loc[arm, "insulin only"] == int((a & ~hb & ins).sum())
+        assert table.loc[arm, "neither"] == int((a & ~hb & ~ins).sum())
+        left_out = int(((v["ARM"] == arm) & ~seen).sum())
+        assert table.loc[arm, "left out (missing)"] == left_out
+    ids = list(v.index[:3]) + list(v.index[~seen][:1])
+    audit = derive.decisions(adresp, ids)
+    assert list(audit.index) == ids
+    for sid in ids:
+        assert audit.loc[sid, "ARM"] == v.loc[sid, "ARM"]
+        if seen[sid]:
+            assert audit.loc[sid, "HbA1c (%)"] == pytest.approx(v.loc[sid, "hba1c48"])
+            assert audit.loc[sid, "dose change (%)"] == pytest.approx(v.loc[sid, "pchg48"])
+        else:
+            assert audit.loc[sid, "responder"] == "" and audit.loc[sid, "missing handled"]
+    shares = derive.share_table({"RESP": {"UC-MSC": [9, 45], "Placebo": [2, 44]}})
+    assert shares.loc["RESP"].tolist() == ["9/45 (20.00%)", "2/44 (4.55%)"]

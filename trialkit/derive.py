@@ -40,12 +40,15 @@ __all__ = [
     "add_base",
     "add_change",
     "add_pct_change",
+    "criteria_table",
+    "decisions",
     "derive_adex",
     "derive_adlb",
     "flag_analysis",
     "flag_baseline",
     "responder_counts",
     "responders",
+    "share_table",
     "visit_windows",
 ]
 
@@ -477,3 +480,65 @@ def responder_counts(
         mine = rows.loc[rows["ARM"] == arm, "AVALC"]
         counts[arm] = [int((mine == "Y").sum()), int(len(mine))]
     return counts
+
+
+def decisions(adresp: pd.DataFrame, usubjids: Sequence[str]) -> pd.DataFrame:
+    """One row per subject of ``usubjids`` (in that order, indexed by USUBJID): what
+    decided their endpoint in ``adresp`` (from :func:`responders`).
+
+    Columns: ARM; "HbA1c (%)" and "HbA1c from" (SRCVAL and SRCVISIT of HBA1CLT7: the
+    week-48 value, or the carried value under LOCF/BOCF, missing when there is none);
+    "HbA1c met" (its AVALC); "dose change (%)" (PCHG of INSRED50, % from baseline);
+    "insulin met"; "responder" (AVALC of RESP: "Y", "N", or "" when left out under
+    complete case); "missing handled" (DTYPE of RESP: "", NRI, LOCF, BOCF, EXCLUDED).
+    """
+    rows = adresp.loc[adresp["USUBJID"].isin(list(usubjids))].set_index("USUBJID")
+    hb = rows.loc[rows["PARAMCD"] == "HBA1CLT7"]
+    ins = rows.loc[rows["PARAMCD"] == "INSRED50"]
+    resp = rows.loc[rows["PARAMCD"] == "RESP"]
+    out = pd.DataFrame(index=pd.Index(list(usubjids), name="USUBJID"))
+    out["ARM"] = resp["ARM"]
+    out["HbA1c (%)"] = hb["SRCVAL"]
+    out["HbA1c from"] = hb["SRCVISIT"]
+    out["HbA1c met"] = hb["AVALC"]
+    out["dose change (%)"] = ins["PCHG"]
+    out["insulin met"] = ins["AVALC"]
+    out["responder"] = resp["AVALC"]
+    out["missing handled"] = resp["DTYPE"]
+    return out
+
+
+def criteria_table(adresp: pd.DataFrame) -> pd.DataFrame:
+    """Patients per arm (rows, in ``schema.ARMS`` order) by the criteria of ADRESP they
+    met: columns "both", "HbA1c only", "insulin only", "neither", and "left out
+    (missing)" when a complete-case rule left someone out of a criterion."""
+    flags = adresp.pivot(index="USUBJID", columns="PARAMCD", values="AVALC")
+    arm = adresp.drop_duplicates("USUBJID").set_index("USUBJID")["ARM"]
+    kinds = {("Y", "Y"): "both", ("Y", "N"): "HbA1c only", ("N", "Y"): "insulin only"}
+    kinds[("N", "N")] = "neither"
+    met = pd.Series(
+        [
+            kinds.get(pair, "left out (missing)")
+            for pair in zip(flags["HBA1CLT7"], flags["INSRED50"], strict=True)
+        ],
+        index=flags.index,
+        name="met",
+    )
+    columns = [
+        *kinds.values(),
+        *(["left out (missing)"] if (met == "left out (missing)").any() else []),
+    ]
+    out = pd.crosstab(arm.reindex(flags.index), met)
+    return out.reindex(index=[a for a in ARMS if a in out.index], columns=columns, fill_value=0)
+
+
+def share_table(counts: dict[str, dict[str, list[int]]], digits: int = 2) -> pd.DataFrame:
+    """Counts as a reader reads them: one row per key of ``counts`` (a criterion, a rule
+    ...), one column per arm (``schema.ARMS`` order), cells "x/n (p%)" from
+    ``{key: {arm: [x, n]}}`` (e.g. :func:`responder_counts` with ``paramcd=None``)."""
+    from trialkit.text import share
+
+    return pd.DataFrame(
+        {a: [share(*c[a], digits) for c in counts.values()] for a in ARMS},
+        index=pd.Index(list(counts), name=""),
+    )
