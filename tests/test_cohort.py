@@ -61,6 +61,23 @@ def test_canonical_files_regenerate_byte_identical(tmp_path: Path) -> None:
         )
 
 
+def test_make_data_command_still_works() -> None:
+    """`make data` runs `python -m trialkit.cohort` (now a facade over the split modules)."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "trialkit.cohort", "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "identical" in done.stdout
+    assert "-m trialkit.cohort" in (ROOT / "Makefile").read_text()
+
+
 def test_canonical_files_are_labelled_synthetic(canonical: dict[str, pd.DataFrame]) -> None:
     for name, df in canonical.items():
         assert (df["SYNTHETIC"] == "Y").all(), name
