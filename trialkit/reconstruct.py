@@ -1,5 +1,8 @@
 """Reconstruction: one SYNTHETIC data set that reproduces every published summary.
 
+``reconstruct(seed)`` builds one data set, one step at a time (the reference path; the
+canonical ``data/synthetic`` is ``reconstruct(seed=0)``). ``trialkit.ensemble`` runs
+the same steps for many members at once, as arrays, with identical results.
 
 How ``reconstruct`` works (SPRITE-like: Heathers et al. 2018, PeerJ Preprints 6:e26968)
 ---------------------------------------------------------------------------------------
@@ -38,11 +41,7 @@ correlation (see ``trialkit.compare``); the between-group p = 0.0081 is not forc
 
 All randomness comes from ``numpy.random.Generator`` seeded by the ``seed`` argument:
 the same seed gives byte-identical data; ensemble member ``i`` uses
-``SeedSequence(seed).spawn(k)[i]`` whatever the number of processes.
-
-All randomness comes from ``numpy.random.Generator`` seeded by the ``seed`` argument:
-the same seed gives byte-identical data. Many reconstructions at once (the ensemble) are
-built by ``trialkit.ensemble`` from the same functions.
+``SeedSequence(seed).spawn(k)[i]`` whatever the batch size or the number of processes.
 """
 
 from __future__ import annotations
