@@ -324,7 +324,7 @@ def summary(data: Mapping[str, pd.DataFrame]) -> dict[str, float]:
     insulin_met, responders, hba1c_only, insulin_only, neither (counts of the composite's
     components); corr_change_pchg (Pearson correlation of the HbA1c change with the
     insulin percent change), corr_w48_pchg (week-48 HbA1c with the insulin percent
-    change), corr_base_w48 (baseline vs week-48 HbA1c), sd_hba1c_change
+    change), corr_base_w48 (baseline vs week-48 HbA1c), mean_hba1c_change and sd_hba1c_change
     (%), sd_insulin_pchg (percentage points), p_hba1c_paired (within-arm paired t-test).
     Between arms: p_hba1c_w48_t (Student t-test of week-48 HbA1c), p_hba1c_change_t
     (Student t-test of the change), p_hba1c_ancova (week 48 on baseline and arm),
