@@ -85,6 +85,27 @@ def test_each_edition_builds_a_complete_site(fixture_notebooks, tmp_path, editio
         assert not hidden, "the instructor's solutions are collapsed"
 
 
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="needs root and unshare to take the network away (CI runs as root)",
+)
+def test_site_builds_without_network(fixture_notebooks, tmp_path):
+    run.render(only=["01"], folder=fixture_notebooks, out=tmp_path, jobs=1, site=False)
+    assert not (tmp_path / "index.html").exists()
+    code = (
+        "import sys; from pathlib import Path; from trialkit import site; "
+        "site.build(Path(sys.argv[1]), Path(sys.argv[2]))"
+    )
+    done = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", code, str(tmp_path), str(fixture_notebooks)],
+        capture_output=True, text=True, cwd=ROOT,
+    )  # fmt: skip
+    if done.returncode and "Operation not permitted" in done.stderr:
+        pytest.skip("unshare -n is not permitted here")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "01_records.html").exists() and (tmp_path / "index.html").exists()
+
+
 def test_markdown_solutions_and_prompts_per_edition():
     nb = nbformat.v4.new_notebook()
     prose = nbformat.v4.new_markdown_cell("The answer is **42**.")
