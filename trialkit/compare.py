@@ -469,16 +469,3 @@ def _summary_many(a: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.nda
     g1, g2 = uc["gir_w48"] - uc["gir_base"], pl["gir_w48"] - pl["gir_base"]
     out["p_gir_welch"] = _p_two_sample(g1, present(g1), g2, present(g2), welch=True)
     return out
-
-
-def _ancova_p(base: np.ndarray, end: np.ndarray, treated: np.ndarray) -> float:
-    """Two-sided p of the arm term in end ~ 1 + base + arm (ordinary least squares)."""
-    ok = ~np.isnan(base) & ~np.isnan(end)
-    x = np.column_stack([np.ones(ok.sum()), base[ok], treated[ok]])
-    y = end[ok]
-    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
-    resid = y - x @ beta
-    df = len(y) - x.shape[1]
-    cov = (resid @ resid / df) * np.linalg.inv(x.T @ x)
-    tval = beta[2] / math.sqrt(cov[2, 2])
-    return float(2 * sps.t.sf(abs(tval), df))
