@@ -111,6 +111,12 @@ def no_week48_insulin(t: Tables) -> None:
     t["ADEX"] = t["ADEX"].loc[~_rows(t["ADEX"], AVISITN="48")]
 
 
+def no_week48_insulin_in_placebo(t: Tables) -> None:
+    placebo = t["ADSL"].loc[t["ADSL"]["ARM"] == "Placebo", "USUBJID"]
+    drop = _rows(t["ADEX"], AVISITN="48") & t["ADEX"]["USUBJID"].isin(placebo)
+    t["ADEX"] = t["ADEX"].loc[~drop]
+
+
 def no_hba1c_at_all(t: Tables) -> None:
     t["ADLB"] = t["ADLB"].loc[t["ADLB"]["PARAMCD"] != "HBA1C"]
 
@@ -285,6 +291,11 @@ CASES: dict[Callable[[Tables], None], object] = {
     fas_subject_without_baseline_insulin: Refused("ADEX.csv", "without a baseline INSDOSE"),
     no_week48_hba1c: Refused("ADLB.csv", "no HBA1C value at Week 48"),
     no_week48_insulin: Refused("ADEX.csv", "no INSDOSE value at Week 48"),
+    no_week48_insulin_in_placebo: Refused(
+        "ADEX.csv",
+        "no INSDOSE value at Week 48 (the primary endpoint's visit, days 295-379) "
+        "for any subject of the full analysis set in arm 'Placebo'",
+    ),
     no_hba1c_at_all: Refused("ADLB.csv", "without a baseline HBA1C"),
     teae_before_first_infusion: Refused("ADAE.csv", "TRTEMFL contradicts the onset day"),
     not_teae_after_first_infusion: Refused("ADAE.csv", "TRTEMFL contradicts the onset day"),
@@ -361,7 +372,8 @@ def test_bad_folder(edit: Callable[[Tables], None], tmp_path: Path) -> None:
             with pytest.raises(params.ParameterError) as perr:
                 params.validate(expected.notebook, {"data_dir": str(folder), **expected.values})
             assert expected.fault in str(perr.value), str(perr.value)
-            assert "do not work together" in str(perr.value)
+            words = ("do not work together", "cannot be used here")
+            assert any(w in str(perr.value) for w in words)
             fine = dict(expected.fine)
             notebook = fine.pop("notebook", expected.notebook)
             params.validate(notebook, {"data_dir": str(folder), **fine})

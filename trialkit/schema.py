@@ -1181,13 +1181,22 @@ def usable(
                 + "; they count as missing in analyses of all randomized subjects."
             )
         at_primary = _weeks(recs) == PRIMARY_VISIT
-        if not fas.empty and not recs.loc[at_primary, "USUBJID"].isin(fas["USUBJID"]).any():
+        seen = set(recs.loc[at_primary, "USUBJID"])
+        lacking_arms = [
+            arm for arm in ARMS if not fas.loc[fas["ARM"] == arm, "USUBJID"].isin(seen).any()
+        ]
+        if not fas.empty and lacking_arms:
+            whom = (
+                "any subject of the full analysis set"
+                if len(lacking_arms) == len(ARMS)
+                else f"any subject of the full analysis set in arm {lacking_arms[0]!r}"
+            )
             problems.append(
                 Problem(
                     name,
                     f"no {paramcd} value at Week {PRIMARY_VISIT} (the primary endpoint's visit, "
-                    f"{_days(PRIMARY_VISIT)}) for any subject of the full analysis set: every "
-                    "subject would count as a non-responder",
+                    f"{_days(PRIMARY_VISIT)}) for {whom}: every such subject would count as a "
+                    "non-responder (or leave a 0 of 0 under complete case)",
                     "AVISITN" if "AVISITN" in df.columns else "ADY",
                     source=src(name),
                 )
