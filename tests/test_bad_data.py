@@ -218,6 +218,10 @@ def adae_without_events(t: Tables) -> None:
     t["ADAE"] = t["ADAE"].iloc[:0]
 
 
+def no_treatment_emergent_event(t: Tables) -> None:
+    t["ADAE"] = t["ADAE"].loc[t["ADAE"]["TRTEMFL"] == "N"]
+
+
 def no_pps_in_uc_msc(t: Tables) -> None:
     t["ADSL"].loc[t["ADSL"]["ARM"] == "UC-MSC", "PPSFL"] = "N"
 
@@ -318,6 +322,12 @@ CASES: dict[Callable[[Tables], None], object] = {
     pre_existing_zero_baseline_insulin: Warned("ADEX.csv", "baseline daily insulin dose 0"),
     non_fas_subject_without_baseline: Warned("ADLB.csv", "outside the full analysis set"),
     adae_without_events: Warned("ADAE.csv", "no adverse event"),
+    no_treatment_emergent_event: NotebookRefuses(
+        "08_safety",
+        {},
+        "no treatment-emergent adverse event",
+        fine={"notebook": "05_primary_endpoint"},
+    ),
     no_pps_in_uc_msc: Warned("ADSL.csv", "arm 'UC-MSC' has no subject in the per-protocol set"),
     late_insulin_without_visits: Warned("ADEX.csv", "after day 379"),
     adae_file_missing: NotebookRefuses(

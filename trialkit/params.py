@@ -500,8 +500,16 @@ def _data(values: Mapping[str, Any]) -> dict[str, Any] | None:
 
 def _needs_adae(values: Mapping[str, Any]) -> str | None:
     data = _data(values)
-    if data is None or "ADAE" in data:
+    if data is None:
         return None
+    if "ADAE" in data:
+        if (data["ADAE"]["TRTEMFL"] == "Y").any():
+            return None
+        return (
+            "ADAE.csv has no treatment-emergent adverse event (TRTEMFL 'Y'); notebook 08's "
+            "tables by infusion period cannot be computed without one (a trial without "
+            "adverse events needs no safety notebook: its incidence is 0 in both arms)"
+        )
     return (
         "notebook 08 analyses adverse events, and this folder has no ADAE.csv; add ADAE.csv "
         "(an ADAE.csv with only its header row means: no adverse events), or run the other "
