@@ -618,7 +618,8 @@ def render(
     if site:
         from trialkit import site as pages
 
-        seconds = pages.build(out, folder, edition, outcomes, report=report, progress=say)
+        with _stop_on_signals():  # SIGTERM/SIGINT end Sphinx too; pages are moved in at the end
+            seconds = pages.build(out, folder, edition, outcomes, report=report, progress=say)
         say(f"site: {out / 'index.html'} ({seconds:.1f} s)")
     return [outcomes[p.stem] for p in paths]
 
