@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,10 @@ import pytest
 from trialkit import params, run
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Ensembles cached by notebooks 03 and 10 go to a folder of this test session, not the
+# user's ~/.cache (kernels inherit the environment).
+os.environ.setdefault("TRIALKIT_CACHE_DIR", tempfile.mkdtemp(prefix="trialkit-test-cache-"))
 FIXTURES = ROOT / "tests" / "fixtures"
 
 

@@ -281,7 +281,12 @@ SPECS: dict[str, dict[str, Param]] = {
             low=1000,
             high=20_000_000,
         ),
-        "seed": Param(0, "seed of the ensemble (notebook 03's, so both read one cached ensemble) and of the Monte Carlo check", low=0),
+        "seed": Param(
+            0,
+            "seed of the ensemble (notebook 03's, so both read one cached ensemble) and of "
+            "the Monte Carlo check",
+            low=0,
+        ),
     },
     "05_primary_endpoint": {
         "data_dir": DATA_DIR,
