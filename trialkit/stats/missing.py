@@ -1825,9 +1825,9 @@ def dropout_simulation(
       different, composite estimand: dropout = failure) and MI (:func:`responder_mi`).
 
     ``with_mmrm``: also the MMRM of ``trialkit.stats.continuous`` for HbA1c (change from
-    baseline at every post-baseline visit, unstructured covariance; about 15 ms per fit,
-    so 50 ms per trial for three mechanisms; a fit that does not converge is counted as
-    missing and reported in ``summary["failed"]``).
+    baseline at every post-baseline visit, unstructured covariance; about 20-40 ms per
+    fit, so about 0.1 s per trial for three mechanisms; a fit that does not converge is
+    counted as missing and reported in ``summary["failed"]``).
 
     The truth of each estimand comes from ``truth_trials`` vectorized trials of the same
     model (``cohort.simulate_endpoints``, no dropout). Returns a
