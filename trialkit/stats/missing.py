@@ -1550,6 +1550,10 @@ def _one_trial(
     alpha: float,
     with_mmrm: bool = False,
 ) -> list[dict[str, Any]]:
+    """Trial ``i`` of the simulation computed on its own, one step at a time
+    (``cohort.simulate``, :func:`multiple_imputation`, :func:`responder_mi`,
+    :func:`rubin`): the reference that the vectorized :func:`_trials_batch`, which
+    :func:`dropout_simulation` uses, is tested against."""
     ss = np.random.SeedSequence(seed, spawn_key=(i,))
     data_seed, drop_seed, imp_seed = ss.spawn(3)
     hv, treated, resp = _complete_trial(data_seed, n_per_arm, effect)
