@@ -177,8 +177,8 @@ def test_an_hours_long_run_is_refused_unless_allowed(monkeypatch):
     "notebook, values",
     [
         ("09_power_and_sample_size", {"n_sim": 10_000_000}),
-        ("03_synthetic_patients", {"ensemble_size": 20_000, "jobs": 1}),
-        ("10_bayesian_reanalysis", {"ensemble_size": 20_000}),
+        ("07_missing_data_and_estimands", {"sim_trials": 20_000}),
+        ("10_bayesian_reanalysis", {"ensemble_size": 20_000, "mc_draws": 20_000_000}),
     ],
 )
 def test_other_long_runs_are_refused(notebook, values, monkeypatch):
