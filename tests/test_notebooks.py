@@ -106,6 +106,23 @@ def test_02_insulin_reading(nb02):
     assert nb02["insulin.reading"] == "mean percent reduction from baseline"
 
 
+def test_02_multiplicity_holm_on_the_printed_p_values(nb02):
+    """Four between-group p-values printed: primary < 0.05, insulin < 0.05, HbA1c = 0.0081,
+    GIR < 0.01. Holm by hand at 0.05 with every bound at its value: 0.0081 x 4 = 0.0324
+    and 0.01 x 3 = 0.03 are rejected, 0.05 x 2 = 0.1 stops; with the bounds hiding tiny
+    p-values everything is rejected, so the two "p < 0.05" results cannot be decided."""
+    mult = nb02["multiplicity"]
+    assert mult["m"] == 4
+    assert mult["fwer"] == pytest.approx(1 - 0.95**4, rel=1e-12)
+    sure, open_ = "rejected whatever the exact p", "cannot tell from the printed bound"
+    assert mult["holm"] == {
+        "primary_p": open_,
+        "insulin_reduction_p": open_,
+        "hba1c_decrease_p": sure,
+        "gir_p": sure,
+    }
+
+
 def test_02_parameters_reach_the_analysis(tmp_path):
     """alpha 0.01: 99% intervals are wider, Fisher's p = 0.0496 is no longer significant,
     so the fragility index turns into a reverse index (negative signed index)."""
