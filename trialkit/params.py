@@ -364,13 +364,13 @@ SPECS: dict[str, dict[str, Param]] = {
         "delta_step": Param(0.1, "step of the delta grid (HbA1c, %)", low=0.01, high=5.0),
         "sim_trials": Param(
             300,
-            "simulated trials in the MCAR/MAR/MNAR study (about 35 ms each)",
+            "simulated trials in the MCAR/MAR/MNAR study (about 2 ms each, vectorized)",
             low=10,
             high=100_000,
         ),
         "sim_imputations": Param(10, "imputations per simulated trial", low=2, high=1000),
         "sim_mmrm": Param(
-            False, "also fit the MMRM in every simulated trial (about 1.2 s per trial: slow)"
+            False, "also fit the MMRM in every simulated trial (about 0.1 s per trial)"
         ),
     },
     "08_safety": {
@@ -724,9 +724,9 @@ def estimate_seconds(notebook: str, values: Mapping[str, Any]) -> float:
     A fixed part plus the parts that grow with the simulation sizes, calibrated on the
     runner's measured times with the defaults (``reports/NAME.json`` ``seconds``, two
     cores shared with other work, November 2026: 01 6 s, 03 31 s, 07 17 s, 09 33 s,
-    10 13 s) and on the per-unit costs in the parameters' help (07: 35 ms per simulated
-    trial, 1.2 s more with ``sim_mmrm``). Good to a factor of about 2-3: enough to tell
-    minutes from hours.
+    10 13 s) and on the per-unit costs in the parameters' help (07: about 2 ms per
+    simulated trial after vectorization, 0.1 s more with ``sim_mmrm``). Good to a factor
+    of about 2-3: enough to tell minutes from hours.
     """
     v = {**{n: p.default for n, p in SPECS.get(notebook, {}).items()}, **values}
     if notebook == "01_trial_design":
@@ -738,12 +738,12 @@ def estimate_seconds(notebook: str, values: Mapping[str, Any]) -> float:
         grid = v["n_imputations"] * (2 * n_delta + 3 * n_delta) * 4e-4
         slow_test = v["responder_test"] in ("barnard", "boschloo")
         tests = 0.05 * (2 * v["n_imputations"] + 100) if slow_test else 0.0
-        per_trial = 0.005 + 0.003 * v["sim_imputations"] + (1.2 if v["sim_mmrm"] else 0.0)
+        per_trial = 0.001 + 0.0002 * v["sim_imputations"] + (0.1 if v["sim_mmrm"] else 0.0)
         return 4.0 + grid + tests + v["sim_trials"] * per_trial
     if notebook == "09_power_and_sample_size":
         return 5.0 + 1.4e-3 * v["n_sim"]
     if notebook == "10_bayesian_reanalysis":
-        return 6.0 + 0.03 * v["ensemble_size"] + 1.5e-6 * v["mc_draws"]
+        return 6.0 + 0.003 * v["ensemble_size"] + 1.5e-6 * v["mc_draws"]
     return 5.0
 
 
