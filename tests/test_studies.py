@@ -68,12 +68,13 @@ def test_dask_cluster_gives_identical_results(in_process, cluster, monkeypatch):
 
 
 def test_counts_equal_a_plain_loop_with_scipy_fisher_exact():
-    """Chunk i is cohort.simulate_endpoints seeded with SeedSequence(seed, spawn_key=(i,));
-    every simulated trial tested one by one with scipy.stats.fisher_exact."""
+    """draws="patients": chunk i is cohort.simulate_endpoints seeded with
+    SeedSequence(seed, spawn_key=(i,)); every simulated trial tested one by one with
+    scipy.stats.fisher_exact."""
     seed, chunk, n_sim = 5, 300, 750
     res = studies.power_grid(
         [(12, 14)], [1.0], tests=("fisher",), n_sim=n_sim, seed=seed, chunk_size=chunk,
-        dropout=0.15, workers=1,
+        dropout=0.15, workers=1, draws="patients",
     )  # fmt: skip
     rejections = responders = analysed = 0
     for i in range(3):
@@ -156,6 +157,7 @@ def test_results_are_labelled_synthetic(in_process):
         ({"dropout": 1.0}, "dropout"),
         ({"chunk_size": 0}, "chunk_size"),
         ({"effect": [float("nan")]}, "effect"),
+        ({"draws": "loop"}, "draws"),
     ],
 )
 def test_errors_name_the_argument(kwargs, name):
@@ -183,12 +185,194 @@ def test_simulate_is_a_deprecated_alias_of_studies():
     assert simulate is studies and simulate.power_grid is studies.power_grid
 
 
-def test_effects_of_one_size_share_their_draws_and_equal_each_alone():
+@pytest.mark.parametrize("draws", studies.DRAWS)
+def test_effects_of_one_size_share_their_draws_and_equal_each_alone(draws):
     """Scenarios of the same arm sizes are simulated from one set of draws per chunk;
     each equals its scenario run alone (and the per-trial endpoints of simulate_endpoints)."""
-    kw = dict(tests=("fisher",), n_sim=700, seed=21, chunk_size=300, workers=1)
+    kw = dict(tests=("fisher",), n_sim=700, seed=21, chunk_size=300, workers=1, draws=draws)
     grid = studies.power_grid([(20, 21)], [0.0, 0.5, 1.0], **kw)
     for e in (0.0, 0.5, 1.0):
         alone = studies.power_grid([(20, 21)], [e], **kw)
         row = grid[grid["effect"] == e].reset_index(drop=True)
         pd.testing.assert_frame_equal(row.drop(columns="effect"), alone.drop(columns="effect"))
+
+
+# ------------------------------------------------------------------ draws="counts"
+# The default power-study path draws each arm's analysed and responder counts from their
+# exact binomial distributions under the cohort model (a different random stream from
+# simulate_endpoints). The tests below show it is the same model: its ingredients equal
+# scipy's, its per-patient responder probability equals the patient-by-patient draws of
+# simulate_endpoints within Monte Carlo error and a closed form written out from the model
+# with scipy.stats.multivariate_normal, and its simulated power equals the exact power.
+
+
+def test_bivariate_normal_cdf_equals_scipy_multivariate_normal():
+    from trialkit import trial_model
+
+    rng = np.random.default_rng(0)
+    h = np.concatenate([rng.normal(0, 2, 60), [0.0, 0.0, 1.5, -3.0, 0.0, 9.0, -9.0]])
+    k = np.concatenate([rng.normal(0, 2, 60), [0.0, 1.0, 0.0, 0.0, -2.0, 1.0, 2.0]])
+    r = np.concatenate([rng.uniform(-0.99, 0.99, 60), [0.5, -0.3, 0.9, 0.2, -0.7, 0.4, 0.1]])
+    got = trial_model._phi2(h, k, r)
+    want = [
+        sps.multivariate_normal.cdf([hi, ki], [0, 0], [[1, ri], [ri, 1]], abseps=1e-11)
+        for hi, ki, ri in zip(h, k, r, strict=True)
+    ]
+    np.testing.assert_allclose(got, want, atol=1e-8)
+
+
+def test_binomial_inverse_cdf_equals_scipy():
+    from trialkit import trial_model
+
+    rng = np.random.default_rng(1)
+    u, a = rng.random(5000), rng.integers(0, 46, 5000)
+    for p in (0.04, 0.2, 0.978):
+        got = trial_model._binom_ppf(u, a, 45, p)
+        np.testing.assert_array_equal(got, sps.binom.ppf(u, a, p).astype(int))
+
+
+def test_baseline_hba1c_and_dose_distributions_equal_the_patient_draws():
+    """The exact distributions behind the responder probability (rounded baseline HbA1c,
+    whole-unit baseline insulin dose) against 364,000 patients of cohort's own draws:
+    chi-square goodness of fit (bins with expected counts >= 20) and the means."""
+    from trialkit import trial_model
+    from trialkit.assumptions import _settings
+
+    s = _settings(None)
+    c = trial_model._draw_core(np.random.default_rng(2), (45, 46), 4000, s, 1.0, 0.0)
+    e = trial_model._facts()["eligibility"]
+    hb = s["hba1c_baseline"]
+    b, pb = trial_model._rounded_pmf(hb["mean"], hb["sd"], *e["hba1c"], 1)
+    d, pd_ = trial_model._dose_pmf(trial_model._dose_key(s))
+    assert pb.sum() == pytest.approx(1, abs=1e-12) and pd_.sum() == pytest.approx(1, abs=1e-12)
+    for values, support, pmf in (
+        (np.rint(10 * c["hba1c_base"].ravel()).astype(int), np.rint(10 * b).astype(int), pb),
+        (c["ins_base"].ravel(), d, pd_),
+    ):
+        n = values.size
+        assert np.isin(values, support).all()
+        observed = np.array([(values == v).sum() for v in support])
+        big = n * pmf >= 20
+        obs, exp = observed[big], n * pmf[big]
+        if (~big).any():
+            obs, exp = np.append(obs, observed[~big].sum()), np.append(exp, n * pmf[~big].sum())
+        assert sps.chisquare(obs, exp).pvalue > 1e-3
+        sd = np.sqrt((pmf * (support - support @ pmf) ** 2).sum() / n)
+        assert abs(values.mean() - support @ pmf) < 4 * sd
+
+
+@pytest.mark.parametrize(
+    "effect, params",
+    [(1.0, None), (0.0, None), (0.5, None), (1.5, None), (1.0, {"rho_hba1c_insulin": 0.4}),
+     (1.0, {"hba1c_change_sd": 1.1, "hba1c_change_baseline_slope": -0.2})],
+)  # fmt: skip
+def test_responder_probability_equals_the_patient_draws(effect, params):
+    """Per-patient responder probability (computed) vs the share of responders among
+    4,000 x 91 patients drawn one by one as simulate_endpoints draws them: within 4
+    Monte Carlo SE, in each arm."""
+    from trialkit import trial_model
+    from trialkit.assumptions import _settings
+
+    s = _settings(params)
+    p = np.array(trial_model.responder_probability(effect, params=params))
+    rng = np.random.default_rng(100 + int(10 * effect))
+    x, a = trial_model.endpoint_counts(rng, (45, 46), 4000, s, effect, 0.0)
+    share = x.sum(axis=0) / a.sum(axis=0)
+    se = np.sqrt(p * (1 - p) / a.sum(axis=0))
+    assert (np.abs(share - p) < 4 * se).all(), (share, p, se)
+
+
+def test_responder_probability_equals_a_bivariate_normal_closed_form():
+    """Written out from the model with scipy only: given the rounded baseline HbA1c b,
+    week-48 HbA1c (continuous) and insulin percent change are bivariate normal; the
+    composite is HbA1c < 6.95 (rounds below 7.0) and change < t, t = -50 % for an odd
+    baseline dose d and -50 + 50/d for an even one (the week-48 dose in whole units).
+    Summed over b (truncated normal rounded to 0.1, scipy.stats.truncnorm) and the dose
+    distribution, with scipy.stats.multivariate_normal.cdf."""
+    from trialkit import trial_model
+    from trialkit.assumptions import _settings
+
+    s = _settings(None)
+    f = trial_model._facts()
+    hb = s["hba1c_baseline"]
+    lo, hi = f["eligibility"]["hba1c"]
+    tn = sps.truncnorm((lo - hb["mean"]) / hb["sd"], (hi - hb["mean"]) / hb["sd"],
+                       loc=hb["mean"], scale=hb["sd"])  # fmt: skip
+    b = np.arange(70, 121) / 10
+    pb = tn.cdf(np.minimum(b + 0.05, hi)) - tn.cdf(np.maximum(b - 0.05, lo))
+    center, var_base = tn.mean(), tn.var()
+    slope, sd_h, rho = (s[k] for k in ("hba1c_change_baseline_slope", "hba1c_change_sd",
+                                       "rho_hba1c_insulin"))  # fmt: skip
+    sd_w48 = np.sqrt((1 + slope) ** 2 * var_base + sd_h**2)
+    d, pd_ = trial_model._dose_pmf(trial_model._dose_key(s))
+    t_odd, t_even = -50.0, -50.0 + 50.0 / d[d % 2 == 0]
+    thresholds = np.append(t_odd, t_even)
+    pt = np.append(pd_[d % 2 == 1].sum(), pd_[d % 2 == 0])
+    eff = trial_model._effects(1.0)
+    for arm, sd_i in (("UC-MSC", s["insulin_pchg_sd"]["UC-MSC"]),
+                      ("Placebo", s["insulin_pchg_sd"]["Placebo"])):  # fmt: skip
+        mu_h, mu_i = eff["hba1c"][arm], eff["insulin"][arm]
+        total = 0.0
+        for bj, pj in zip(b, pb, strict=True):
+            mean = [
+                bj + mu_h + slope * (bj - center),
+                mu_i + sd_i * rho * (1 + slope) * (bj - center) / sd_w48,
+            ]
+            cov_hp = sd_h * sd_i * rho * sd_h / sd_w48
+            var_p = sd_i**2 * (rho**2 * sd_h**2 / sd_w48**2 + 1 - rho**2)
+            cov = [[sd_h**2, cov_hp], [cov_hp, var_p]]
+            pts = np.column_stack([np.full(len(thresholds), 6.95), thresholds])
+            total += pj * (sps.multivariate_normal.cdf(pts, mean, cov, abseps=1e-10) @ pt)
+        got = trial_model.responder_probability(1.0)[0 if arm == "UC-MSC" else 1]
+        assert got == pytest.approx(total, abs=1e-7), arm
+
+
+@pytest.mark.parametrize(
+    "n, effect, dropout", [((45, 46), 1.0, None), ((12, 14), 0.5, 0.15), ((30, 30), 0.0, 0.0)]
+)
+def test_simulated_power_of_the_cohort_model_equals_its_exact_power(n, effect, dropout):
+    """Exact power of the cohort model: two binomials at its per-patient responder
+    probabilities, with the dropout mixture (stats.exact_power). Simulated with
+    draws="counts": within 4 Monte Carlo SE; the responder shares within 4 SE too."""
+    from trialkit import trial_model
+
+    n_sim = 200_000
+    res = studies.simulate_power(n, effect, n_sim=n_sim, seed=31, dropout=dropout, workers=1)
+    p1, p2 = trial_model.responder_probability(effect)
+    exact = stats.exact_power(p1, n[0], p2, n[1], "fisher", dropout=res.dropout).power
+    assert abs(res.power - exact) < 4 * np.sqrt(exact * (1 - exact) / n_sim) + 1e-12
+    for share, p, m in ((res.rate1, p1, res.analysed1), (res.rate2, p2, res.analysed2)):
+        assert abs(share - p) < 4 * np.sqrt(p * (1 - p) / (m * n_sim)) + 1e-12
+
+
+def test_counts_and_patients_draws_give_the_same_power_within_monte_carlo_error():
+    kw = dict(n_per_arm=(45, 46), effect=1.0, seed=41, workers=1)
+    fast = studies.simulate_power(**kw, n_sim=40_000)
+    slow = studies.simulate_power(**kw, n_sim=8_000, draws="patients")
+    assert abs(fast.power - slow.power) < 4 * np.hypot(fast.mc_se, slow.mc_se)
+    assert abs(fast.rate1 - slow.rate1) < 0.01 and abs(fast.rate2 - slow.rate2) < 0.005
+
+
+def test_counts_draws_equal_a_plain_loop_with_scipy_fisher_exact():
+    """draws="counts": chunk i is trial_model.endpoint_counts_drawn with
+    default_rng(SeedSequence(seed, spawn_key=(i,))); each trial tested with fisher_exact."""
+    from trialkit import trial_model
+    from trialkit.assumptions import _settings
+
+    seed, chunk, n_sim = 6, 300, 750
+    res = studies.power_grid([(12, 14)], [1.0], n_sim=n_sim, seed=seed, chunk_size=chunk,
+                             dropout=0.15, workers=1)  # fmt: skip
+    rejections = 0
+    for i in range(3):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i,)))
+        x, a = trial_model.endpoint_counts_drawn(rng, (12, 14), chunk, _settings(None), 1.0, 0.15)
+        for (x1, x2), (a1, a2) in zip(x[: min(chunk, n_sim - i * chunk)], a, strict=False):
+            if a1 and a2:
+                rejections += sps.fisher_exact([[x1, a1 - x1], [x2, a2 - x2]]).pvalue < 0.05
+    assert res.iloc[0].rejections == rejections
+
+
+def test_patient_draws_identical_however_split():
+    kw = dict(**GRID, draws="patients")
+    one = studies.power_grid(**kw, workers=1, scheduler="local")
+    pd.testing.assert_frame_equal(one, studies.power_grid(**kw, workers=2, batch=1))

@@ -56,6 +56,7 @@ from trialkit.stats.results import _check_alpha, _check_choice, _fmt
 
 __all__ = [
     "CHUNK_SIZE",
+    "DRAWS",
     "ENV_SCHEDULER",
     "SimulatedPower",
     "power_grid",
@@ -64,6 +65,8 @@ __all__ = [
 
 #: Trials per seeded chunk (the unit of the random stream; see the module docstring).
 CHUNK_SIZE: Final[int] = 1000
+#: How cohort-model trials are drawn (``power_grid(draws=...)``; see the module docstring).
+DRAWS: Final[tuple[str, str]] = ("counts", "patients")
 #: Environment variable naming a dask scheduler address to use when none is given.
 ENV_SCHEDULER: Final[str] = "TRIALKIT_DASK_SCHEDULER"
 #: Above this many trials in total, local work goes to worker processes by default
@@ -215,13 +218,16 @@ def _draw(
     size: int,
     dropout: float | None,
     settings: Mapping[str, Any] | None,
+    draws: str = "counts",
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Responders and analysed numbers, each of shape (size, 2) (UC-MSC, placebo), for
     every scenario of ``group`` (one binomial scenario, or cohort-model scenarios of the
     same arm sizes: their draws do not depend on the effect and are made once).
 
-    Cohort model: ``trial_model.endpoint_counts`` (the counts of
-    ``cohort.simulate_endpoints(size, ..., seed=SeedSequence(seed, spawn_key=(chunk,)))``);
+    Cohort model, ``draws="counts"``: ``trial_model.endpoint_counts_drawn`` (each arm's
+    analysed and responder counts from their exact binomial distributions under the
+    model); ``draws="patients"``: ``trial_model.endpoint_counts`` (the counts of
+    ``cohort.simulate_endpoints(size, ..., seed=SeedSequence(seed, spawn_key=(chunk,)))``).
     ``settings``: the assumptions with the overrides applied (``assumptions._settings``).
     """
     rng = np.random.default_rng(_chunk_seed(seed, chunk))
@@ -233,21 +239,39 @@ def _draw(
 
     assert settings is not None and dropout is not None
     effects = [g.effect for g in group]
-    xs, as_ = trial_model.endpoint_counts(rng, (sc.n1, sc.n2), size, settings, effects, dropout)
+    counts = (
+        trial_model.endpoint_counts if draws == "patients" else trial_model.endpoint_counts_drawn
+    )
+    xs, as_ = counts(rng, (sc.n1, sc.n2), size, settings, effects, dropout)
     return list(zip(xs, as_, strict=True))
 
 
-def _pvalues(x: np.ndarray, a: np.ndarray, test: str) -> np.ndarray:
-    """p-value of every trial by table look-up, grouped by analysed arm sizes."""
-    p = np.ones(len(x))
+def _pvalues(
+    x: np.ndarray, a: np.ndarray, test: str, memo: dict[Any, np.ndarray] | None = None
+) -> np.ndarray:
+    """p-value of every trial by table look-up: the tables of the analysed arm sizes
+    present are laid end to end and read with one fancy index (``memo``: tables already
+    fetched, by (n1, n2, test))."""
+    memo = {} if memo is None else memo
     key = a[:, 0] * 100_003 + a[:, 1]
-    for k in np.unique(key):
-        rows = key == k
-        n1, n2 = int(a[rows][0, 0]), int(a[rows][0, 1])
-        if n1 < 1 or n2 < 1:  # nobody analysed in an arm: no test, no rejection
-            continue
-        p[rows] = _power.pvalue_table(n1, n2, test)[x[rows, 0], x[rows, 1]]
-    return p
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    tables, offsets, widths, used = [], [], [], 0
+    for i in first:
+        n1, n2 = int(a[i, 0]), int(a[i, 1])
+        t = memo.get((n1, n2, test))
+        if t is None:
+            if n1 < 1 or n2 < 1:  # nobody analysed in an arm: no test, no rejection
+                t = np.ones((n1 + 1) * (n2 + 1))
+            else:
+                t = _power.pvalue_table(n1, n2, test).ravel()
+            memo[n1, n2, test] = t
+        tables.append(t)
+        offsets.append(used)
+        widths.append(n2 + 1)
+        used += t.size
+    flat = np.concatenate(tables)
+    inv = inv.ravel()
+    return flat[np.asarray(offsets)[inv] + x[:, 0] * np.asarray(widths)[inv] + x[:, 1]]
 
 
 def _run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
@@ -266,16 +290,19 @@ def _run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
         for i in task["indices"]
     ]
     settings = None
+    memo: dict[Any, np.ndarray] = {}
     if group[0].model == "cohort":
         from trialkit.assumptions import _settings
 
         settings = _settings(task["params"])  # once per task (validated, deep-copied)
     for chunk, keep in task["chunks"]:
-        drawn = _draw(group, task["seed"], chunk, task["chunk_size"], task["dropout"], settings)
+        drawn = _draw(
+            group, task["seed"], chunk, task["chunk_size"], task["dropout"], settings, task["draws"]
+        )
         for out, (x, a) in zip(outs, drawn, strict=True):
             x, a = x[:keep], a[:keep]
             for j, t in enumerate(tests):
-                out["rejections"][j] += int((_pvalues(x, a, t) < task["alpha"]).sum())
+                out["rejections"][j] += int((_pvalues(x, a, t, memo) < task["alpha"]).sum())
             out["responders"] += x.sum(axis=0)
             out["analysed"] += a.sum(axis=0)
             out["trials"] += keep
@@ -367,6 +394,7 @@ def power_grid(
     workers: int | None = None,
     scheduler: Any = None,
     progress: bool | None = None,
+    draws: str = "counts",
 ) -> pd.DataFrame:
     """Simulated power over a grid of scenarios: arm sizes x effects (or x rates).
 
@@ -402,6 +430,15 @@ def power_grid(
         variable ``TRIALKIT_DASK_SCHEDULER``, else local; ``"local"`` forces local.
     progress
         A tqdm progress bar (default: only for more than 100,000 trials in total).
+    draws
+        How cohort-model trials are drawn (the same model and distribution of trials;
+        different random streams). ``"counts"`` (default, fast): each arm's analysed
+        number ~ Binomial(n, 1 - dropout) and responders ~ Binomial(analysed, p), p the
+        model's per-patient responder probability (``trial_model.responder_probability``,
+        computed by quadrature; patients are independent within an arm). ``"patients"``:
+        every patient drawn as ``cohort.simulate_endpoints`` draws them (chunk ``i`` is
+        ``simulate_endpoints(chunk_size, ..., seed=SeedSequence(seed, spawn_key=(i,)))``).
+        Ignored with ``rates``.
 
     Returns
     -------
@@ -420,6 +457,7 @@ def power_grid(
     n_sim = _check_count("n_sim", n_sim)
     seed = _check_seed(seed)
     chunk_size = _check_count("chunk_size", chunk_size)
+    draws = _check_choice("draws", draws, DRAWS)
     if workers is not None:
         workers = _check_count("workers", workers)
     if rates is not None and (dropout is not None or params):
@@ -459,6 +497,7 @@ def power_grid(
             "chunk_size": chunk_size,
             "dropout": dropout_used if scenarios[idx[0]].model == "cohort" else None,
             "params": dict(params or {}) or None,
+            "draws": draws,
         }
         for idx in groups.values()
         for part in _batches(chunks, batch)
@@ -526,7 +565,7 @@ def power_grid(
         f"SYNTHETIC: trialkit.studies.power_grid(n_per_arm={[(s.n1, s.n2) for s in scenarios]}"
         f", effect={effect!r}, rates={rates!r}, tests={tests!r}, alpha={alpha!r}, "
         f"n_sim={n_sim}, seed={seed}, dropout={dropout!r}, params={dict(params or {})!r}, "
-        f"chunk_size={chunk_size})"
+        f"chunk_size={chunk_size}, draws={draws!r})"
     )
     return out
 
@@ -547,6 +586,7 @@ def simulate_power(
     workers: int | None = None,
     scheduler: Any = None,
     progress: bool | None = None,
+    draws: str = "counts",
 ) -> SimulatedPower:
     """Simulation-based power of one scenario (see ``power_grid`` for the arguments).
 
@@ -568,6 +608,7 @@ def simulate_power(
         workers=workers,
         scheduler=scheduler,
         progress=progress,
+        draws=draws,
     )
     r = df.iloc[0]
 

@@ -451,6 +451,252 @@ def _responder_arrays(
     return hba1c_w48 < f["hba1c_threshold"], pchg <= -f["insulin_threshold"]
 
 
+# =========================================================================== power studies: counts
+# Patients of one arm are independent and identically distributed under the model (no
+# trial-level random effect), so the counts of a trial have an exact distribution:
+# analysed ~ Binomial(n, 1 - dropout) and responders | analysed ~ Binomial(analysed, p),
+# with p the per-patient probability of the composite. ``responder_probability`` computes
+# p from the model by quadrature; ``endpoint_counts_drawn`` draws the counts of many
+# trials from it (two uniforms per arm and trial instead of ~10 random numbers per patient).
+_LIM: Final[float] = 40.0  # |z| beyond this: Phi is exactly 0 or 1 in double precision
+
+
+def _phi2(h: Any, k: Any, r: Any) -> np.ndarray:
+    """Standard bivariate normal CDF P(X < h, Y < k), corr(X, Y) = r (|r| < 1), vectorized.
+
+    Owen's T form (Owen 1956): Phi2 = (Phi(h) + Phi(k))/2 - T(h, a_h) - T(k, a_k) - beta,
+    a_h = (k - r h) / (h sqrt(1 - r^2)), beta = 1/2 when h k < 0 (or h k = 0 and h + k < 0).
+    Infinite limits are clipped to +-40; exact zeros are moved to 1e-300 (Phi2 is continuous).
+    """
+    h, k, r = np.broadcast_arrays(*(np.asarray(v, float) for v in (h, k, r)))
+    h = np.clip(h, -_LIM, _LIM)
+    k = np.clip(k, -_LIM, _LIM)
+    h = np.where(h == 0.0, 1e-300, h)
+    k = np.where(k == 0.0, 1e-300, k)
+    s = np.sqrt((1.0 - r) * (1.0 + r))
+    with np.errstate(over="ignore"):
+        t = special.owens_t(h, (k - r * h) / (h * s)) + special.owens_t(k, (h - r * k) / (k * s))
+    beta = np.where(h * k < 0, 0.5, 0.0)
+    return np.clip(0.5 * (special.ndtr(h) + special.ndtr(k)) - t - beta, 0.0, 1.0)
+
+
+def _truncnorm_cdf(x: Any, mean: float, sd: float, low: float, high: float) -> np.ndarray:
+    """CDF of ``_truncnorm``'s distribution (Normal(mean, sd) truncated to [low, high])."""
+    a, b = special.ndtr((low - mean) / sd), special.ndtr((high - mean) / sd)
+    f = (special.ndtr((np.asarray(x, float) - mean) / sd) - a) / (b - a)
+    return np.where(np.asarray(x) < low, 0.0, np.where(np.asarray(x) >= high, 1.0, f))
+
+
+def _rounded_pmf(mean: float, sd: float, low: float, high: float, dec: int) -> tuple[Any, Any]:
+    """Values and probabilities of ``_round(_truncnorm(mean, sd, low, high), dec)``."""
+    g = 10.0**dec
+    j = np.arange(np.rint(low * g), np.rint(high * g) + 1)
+    cdf = _truncnorm_cdf(np.append(j - 0.5, j[-1] + 0.5) / g, mean, sd, low, high)
+    return j / g, np.diff(cdf)
+
+
+@functools.lru_cache(maxsize=16)
+def _dose_pmf(key: tuple[float, ...], panels: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Distribution of the baseline daily insulin dose (U/day, whole units) of ``_draw_core``.
+
+    Sex (Bernoulli), height (normal by sex, clipped: atoms at the limits), latent BMI and
+    dose per kg (truncated normals); weight = BMI x height^2 rounded to 0.1 kg; dose =
+    round(weight x per-kg dose) kept in [ceil(low x weight), floor(high x weight)]. The
+    integral over height uses composite 8-point Gauss-Legendre rules (``panels`` panels).
+    """
+    male_p, hm, hs, fm, fs, hmin, hmax, bm, bs, blo, bhi, km, ks, klo, khi = key
+    gx, gw = np.polynomial.legendre.leggauss(8)
+    edges = np.linspace(hmin, hmax, panels + 1)
+    half = np.diff(edges) / 2
+    nodes = (edges[:-1, None] + half[:, None] * (gx[None, :] + 1)).ravel()
+    wts = (half[:, None] * gw[None, :]).ravel()
+    # weight grid: j / 10 kg for every reachable j (one decimal, as _round(x, 1))
+    j = np.arange(
+        np.floor(blo * (hmin / 100) ** 2 * 10) - 1, np.ceil(bhi * (hmax / 100) ** 2 * 10) + 2
+    )
+    w_pmf = np.zeros(len(j))
+    for p_sex, mu, sd in ((male_p, hm, hs), (1 - male_p, fm, fs)):
+        dens = wts * sps.norm.pdf(nodes, mu, sd)
+        h2 = np.concatenate([(nodes / 100) ** 2, [(hmin / 100) ** 2, (hmax / 100) ** 2]])
+        mass = np.concatenate(
+            [dens, [special.ndtr((hmin - mu) / sd), special.ndtr((mu - hmax) / sd)]]
+        )
+        e = np.append(j - 0.5, j[-1] + 0.5)  # bins of rint(10 x BMI x h2)
+        cdf = _truncnorm_cdf(e[None, :] / (10.0 * h2[:, None]), bm, bs, blo, bhi)
+        w_pmf += p_sex * (mass @ np.diff(cdf, axis=1))
+    keep = w_pmf > 0
+    w, w_pmf = j[keep] / 10.0, w_pmf[keep]
+    d = np.arange(np.floor(klo * w.min()) - 1, np.ceil(khi * w.max()) + 2)
+    cdf = _truncnorm_cdf(np.append(d - 0.5, d[-1] + 0.5)[None, :] / w[:, None], km, ks, klo, khi)
+    dose_given_w = np.diff(cdf, axis=1)  # P(rint(w x per_kg) = d | w)
+    lo, hi = np.ceil(klo * w), np.floor(khi * w)
+    clipped = np.clip(d[None, :], lo[:, None], hi[:, None])
+    pmf = np.zeros(len(d))
+    np.add.at(pmf, np.searchsorted(d, clipped).ravel(), (w_pmf[:, None] * dose_given_w).ravel())
+    keep = pmf > 0
+    return d[keep].astype(np.int64), pmf[keep] / pmf.sum()
+
+
+def _dose_key(s: Mapping[str, Any]) -> tuple[float, ...]:
+    e = _facts()["eligibility"]
+    h, b, k = s["height"], s["bmi"], s["insulin_per_kg"]
+    return tuple(
+        float(v)
+        for v in (
+            s["sex_male_fraction"], h["M"]["mean"], h["M"]["sd"], h["F"]["mean"], h["F"]["sd"],
+            h["min"], h["max"], b["mean"], b["sd"], *e["bmi"], k["mean"], k["sd"],
+            *e["insulin_per_kg"],
+        )
+    )  # fmt: skip
+
+
+def _model_key(s: Mapping[str, Any]) -> str:
+    """The settings ``_responder_probabilities`` uses, as a hashable key (for its cache)."""
+    names = (
+        "hba1c_baseline", "lab_decimals", "hba1c_change_baseline_slope", "hba1c_change_sd",
+        "rho_hba1c_insulin", "hba1c_range", "insulin_pchg_sd", "insulin_pchg_range",
+    )  # fmt: skip
+    return repr((_dose_key(s), [(n, s[n]) for n in names]))
+
+
+def _responder_probabilities(s: Mapping[str, Any], effect: float) -> tuple[float, float]:
+    """``_responder_probabilities_for`` of the settings ``s`` (cached by their values)."""
+    return _responder_probabilities_for(_model_key(s), float(effect), s)
+
+
+#: Per-patient responder probabilities by (``_model_key``, effect), per process.
+_PROB_CACHE: dict[tuple[str, float], tuple[float, float]] = {}
+
+
+def _responder_probabilities_for(
+    key: str, effect: float, s: Mapping[str, Any]
+) -> tuple[float, float]:
+    if (key, effect) not in _PROB_CACHE:
+        if len(_PROB_CACHE) > 1024:
+            _PROB_CACHE.clear()
+        _PROB_CACHE[key, effect] = _responder_probabilities_uncached(s, effect)
+    return _PROB_CACHE[key, effect]
+
+
+def _responder_probabilities_uncached(s: Mapping[str, Any], effect: float) -> tuple[float, float]:
+    """Per-patient probability of the composite (UC-MSC, placebo) under ``_draw_core``.
+
+    Given the rounded baseline HbA1c b and the whole-unit baseline dose d, meeting both
+    thresholds is a bivariate normal event in (z_h, z_i): HbA1c rounded to ``lab_decimals``
+    below 7.0 % is z_h below a bound linear in b; the week-48 dose rounded to whole units
+    at most half of d is the insulin percent change below a bound that depends on d (its
+    parity: an odd d needs <= (d-1)/2 units). The probability is the sum over the exact
+    distributions of b (``_rounded_pmf``) and d (``_dose_pmf``) of ``_phi2``. The clipping
+    of the week-48 HbA1c and of the percent change to their ranges is taken into account.
+    """
+    f, e = _facts(), _facts()["eligibility"]
+    hb, dec = s["hba1c_baseline"], s["lab_decimals"]["HBA1C"]
+    b, pb = _rounded_pmf(hb["mean"], hb["sd"], *e["hba1c"], dec)
+    center, var_base = _truncnorm_moments(hb["mean"], hb["sd"], *e["hba1c"])
+    slope, sd_h = s["hba1c_change_baseline_slope"], s["hba1c_change_sd"]
+    sd_w48 = math.sqrt((1 + slope) ** 2 * var_base + sd_h**2)
+    rho = s["rho_hba1c_insulin"]
+    # HbA1c met: clip(round(x, dec), lo, hi) < thr  <=>  x < (j_max + 0.5) / g
+    g, thr = 10.0**dec, f["hba1c_threshold"]
+    lo48, hi48 = s["hba1c_range"]["week48"]
+    j_max = math.ceil(thr * g) + 1
+    while j_max / g >= thr:
+        j_max -= 1
+    h_bound = math.inf if thr > hi48 else -math.inf if thr <= lo48 else (j_max + 0.5) / g
+    # insulin met: 100 (m - d) / d <= -thr_i for the week-48 dose m = rint(d (1 + pchg/100))
+    d, pd_ = _dose_pmf(_dose_key(s))
+    m = np.arange(d.max() + 1)[None, :]
+    ok = (m <= d[:, None]) & (100.0 * (m - d[:, None]) / d[:, None] <= -f["insulin_threshold"])
+    m_max = np.where(ok.any(axis=1), np.where(ok, m, -1).max(axis=1), -1)
+    t = np.where(m_max >= 0, 100.0 * ((m_max + 0.5) / d - 1.0), -np.inf)
+    lo_p, hi_p = s["insulin_pchg_range"]
+    t = np.where(t <= lo_p, -np.inf, np.where(t > hi_p, np.inf, t))
+    t, inv = np.unique(t, return_inverse=True)
+    pt = np.bincount(inv.ravel(), weights=pd_, minlength=len(t))
+    eff = _effects(effect)
+    sd_pl = s["insulin_pchg_sd"]["Placebo"]
+    sd_uc = max(sd_pl + effect * (s["insulin_pchg_sd"]["UC-MSC"] - sd_pl), 1e-9)
+    q = rho * sd_h / sd_w48  # V = q z_h + sqrt(1 - rho^2) z_i
+    sd_v = math.sqrt(q**2 + 1 - rho**2)
+    out = []
+    for arm, sd_i in (("UC-MSC", sd_uc), ("Placebo", sd_pl)):
+        mu_h, mu_i = eff["hba1c"][arm], eff["insulin"][arm]
+        with np.errstate(invalid="ignore"):
+            a_h = (h_bound - b - mu_h - slope * (b - center)) / sd_h
+            a_i = (t[None, :] - mu_i) / sd_i - rho * (1 + slope) * (b[:, None] - center) / sd_w48
+        a_h = np.nan_to_num(a_h, nan=-np.inf)
+        p = _phi2(a_h[:, None], np.nan_to_num(a_i, nan=-np.inf) / sd_v, q / sd_v)
+        out.append(float(pb @ p @ pt))
+    return out[0], out[1]
+
+
+def responder_probability(
+    effect: float = 1.0, *, params: Mapping[str, Any] | None = None
+) -> tuple[float, float]:
+    """Per-patient probability of the composite responder endpoint, (UC-MSC, placebo).
+
+    HbA1c < 7.0 % and daily insulin dose reduced by >= 50 % at week 48 for a patient who
+    completes, under the model of ``simulate`` (same ``effect``: 1 = the published
+    differences; ``params``: overrides of assumptions). Computed, not simulated: a sum
+    over the distributions of the rounded baseline HbA1c and the whole-unit baseline dose
+    of bivariate normal probabilities (``scipy.special.owens_t``), accurate to about 1e-9.
+    Patients are independent within an arm, so the responders among ``a`` analysed are
+    Binomial(a, p): ``stats.exact_power(p1, n1, p2, n2, dropout=...)`` is the exact power
+    of the cohort model.
+    """
+    s = _settings(params)
+    _check_effect(effect, None, s)
+    return _responder_probabilities(s, float(effect))
+
+
+@functools.lru_cache(maxsize=256)
+def _binom_table(n: int, p: float) -> np.ndarray:
+    """Rows a = 0..n: CDF of Binomial(a, p) at x = 0..n, row a offset by a (monotone)."""
+    a = np.arange(n + 1)[:, None]
+    c = sps.binom.cdf(np.arange(n + 1)[None, :], a, p)
+    c[:, -1] = 1.0
+    return (c + a).ravel()
+
+
+def _binom_ppf(u: np.ndarray, a: np.ndarray, n: int, p: float) -> np.ndarray:
+    """Smallest x with P(Binomial(a, p) <= x) > u, for each (u, a) (inverse CDF)."""
+    x = np.searchsorted(_binom_table(n, p), u + a, side="right") - a * (n + 1)
+    return np.minimum(x, a)
+
+
+def endpoint_counts_drawn(
+    rng: np.random.Generator,
+    n_per_arm: tuple[int, int],
+    k: int,
+    s: Mapping[str, Any],
+    effect: float | Sequence[float],
+    dropout: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Composite responders and analysed numbers of ``k`` trials, each of shape (k, 2),
+    drawn from their exact distribution under the model (a different random stream from
+    ``endpoint_counts``; the same distribution of trials).
+
+    Per arm and trial: analysed = inverse Binomial(n, 1 - dropout) CDF at one uniform,
+    responders = inverse Binomial(analysed, p) CDF at a second uniform, p from
+    ``_responder_probabilities``. The uniforms do not depend on ``effect``: a list of
+    effects gives lists of counts from the same uniforms (common random numbers).
+    """
+    u = rng.random((2, k, 2))
+    n = np.array(n_per_arm)
+    a = np.column_stack(
+        [_binom_ppf(u[0, :, j], np.full(k, n[j]), n[j], 1.0 - dropout) for j in (0, 1)]
+    )
+    a = np.minimum(a, n)
+
+    def counts(e: float) -> np.ndarray:
+        p = _responder_probabilities(s, float(e))
+        return np.column_stack([_binom_ppf(u[1, :, j], a[:, j], n[j], p[j]) for j in (0, 1)])
+
+    if isinstance(effect, Sequence):
+        return [counts(e) for e in effect], [a] * len(effect)  # type: ignore[return-value]
+    return counts(effect), a
+
+
 # =========================================================================== simulate
 def _check_arms(n_per_arm: Sequence[int]) -> tuple[int, int]:
     if (
