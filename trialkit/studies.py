@@ -18,19 +18,32 @@ daily insulin dose cut by >= 50 %, among the analysed patients), drawn either
 - from two binomials with given rates (``rates=(p1, p2)``), where exact power is known
   (``stats.exact_power``): the check that the machinery is right.
 
+The cohort model is drawn in one of two ways (``draws``), the same model and the same
+distribution of trials. Patients are independent and identically distributed within an
+arm, so a trial's analysed number is Binomial(n, 1 - dropout) and its responders are
+Binomial(analysed, p), p the per-patient probability of the composite, computed from the
+model (``trial_model.responder_probability``: a sum of bivariate normal probabilities
+over the rounded baseline HbA1c and the whole-unit baseline dose). ``draws="counts"``
+(default) draws these two counts per arm and trial by the inverse CDF (two uniforms; the
+same uniforms for every effect of a grid); ``draws="patients"`` draws every patient as
+``cohort.simulate_endpoints`` does (~10 random numbers per patient; ~50 times slower).
+The exact power of the cohort model is then ``stats.exact_power(p1, n1, p2, n2,
+dropout=...)``; the tests check p against the patient draws and a closed form.
+
 Each trial is tested by looking its (x1, x2) up in the test's p-value table for the
 analysed arm sizes (``stats.pvalue_table``, computed once per size pair): no Python
 loop over trials, no call of a test per trial.
 
 Reproducibility. Trials are drawn in fixed-size chunks (``chunk_size`` trials); chunk
 ``i`` is seeded with ``numpy.random.SeedSequence(seed, spawn_key=(i,))`` (the i-th child
-of ``SeedSequence(seed).spawn``). The chunks are grouped into tasks for the workers, so
-the results for a seed are identical whatever the number of workers, the grouping
-(``batch``), or local vs dask execution; ``n_sim`` trials are always the first
-``n_sim`` of a longer run. Changing ``chunk_size`` changes the random stream. Every
-scenario of a grid uses the same chunk seeds (common random numbers): differences
-between scenarios are then estimated more precisely than each power on its own, and a
-scenario's result does not depend on which other scenarios are in the grid.
+of ``SeedSequence(seed).spawn``); changing ``draws`` changes the random stream. The
+chunks are grouped into tasks for the workers, so the results for a seed are identical
+whatever the number of workers, the grouping (``batch``), or local vs dask execution;
+``n_sim`` trials are always the first ``n_sim`` of a longer run. Changing ``chunk_size``
+changes the random stream. Every scenario of a grid uses the same chunk seeds (common
+random numbers): differences between scenarios are then estimated more precisely than
+each power on its own, and a scenario's result does not depend on which other scenarios
+are in the grid.
 
 Where it runs. ``scheduler``: a dask.distributed scheduler address (``"tcp://host:8786"``)
 or a ``distributed.Client``; if not given, the environment variable
@@ -70,8 +83,9 @@ DRAWS: Final[tuple[str, str]] = ("counts", "patients")
 #: Environment variable naming a dask scheduler address to use when none is given.
 ENV_SCHEDULER: Final[str] = "TRIALKIT_DASK_SCHEDULER"
 #: Above this many trials in total, local work goes to worker processes by default
-#: (starting them costs about a second; the cohort model draws ~40,000 trials/s/core).
-_PARALLEL_FROM: Final[int] = 100_000
+#: (starting them costs about a second; the cohort model draws ~500,000 trials/s/core
+#: with draws="counts", ~20,000 with draws="patients").
+_PARALLEL_FROM: Final[dict[str, int]] = {"counts": 2_000_000, "patients": 100_000}
 #: Above this many trials, a progress bar is shown when ``progress`` is None.
 _PROGRESS_FROM: Final[int] = 100_000
 
@@ -345,7 +359,8 @@ def _execute(
         yield from _execute_dask(tasks, scheduler, bar)
         return
     jobs = (os.cpu_count() or 1) if workers is None else workers
-    if workers is None and total < _PARALLEL_FROM:
+    slow = any(t["scenarios"][0].model == "cohort" and t["draws"] == "patients" for t in tasks)
+    if workers is None and total < _PARALLEL_FROM["patients" if slow else "counts"]:
         jobs = 1
     if jobs == 1 or len(tasks) == 1:
         for t in tasks:
@@ -423,8 +438,8 @@ def power_grid(
         Chunks per task sent to a worker (default: about 4 tasks per worker); does not
         change the results.
     workers
-        Local worker processes (default: all cores for jobs above 100,000 trials, else
-        this process). Ignored on a dask cluster.
+        Local worker processes (default: all cores for jobs above 2,000,000 trials, or
+        100,000 with ``draws="patients"``; else this process). Ignored on a dask cluster.
     scheduler
         A dask.distributed scheduler address or ``Client``; default the environment
         variable ``TRIALKIT_DASK_SCHEDULER``, else local; ``"local"`` forces local.
