@@ -2,13 +2,19 @@
 
 - Goals of issue 12 (before: the figures measured there): the cohort model at >= 100,000
   trials/s on one core (before 33,000) and >= 30 times a per-trial loop (before 12.5).
-- Simulated trials per second: ``trialkit.studies`` (vectorized draws, p-values looked
-  up in precomputed tables) vs the obvious loop (the same vectorized draws, then
-  ``scipy.stats.fisher_exact`` called for each trial), for the SYNTHETIC cohort model
-  and for two binomials; and all local cores vs one process.
+- Simulated trials per second of the SYNTHETIC cohort model, all measured in this run:
+  ``trialkit.studies`` with ``draws="counts"`` (the default: each arm's analysed and
+  responder counts from their exact binomial distributions under the model, p-values
+  looked up in precomputed tables), the old path ``draws="patients"`` (every patient
+  drawn as ``cohort.simulate_endpoints`` does; what issue 12 measured), and the obvious
+  loop (``simulate_endpoints`` draws, then ``scipy.stats.fisher_exact`` for each
+  trial); the same for two binomials; all local cores vs one process.
 - Exact power: ``stats.exact_power`` (one p-value table, one matrix product) vs the same
   enumeration calling ``scipy.stats.fisher_exact`` for each of the 2,070 tables.
-- Agreement: exact vs simulated power, with the z-score (difference / Monte Carlo SE).
+- Agreement: exact vs simulated power, with the z-score (difference / Monte Carlo SE):
+  two binomials, and the cohort model (its exact power: two binomials at its computed
+  per-patient responder probabilities, ``trial_model.responder_probability``, with the
+  dropout mixture), by both ways of drawing.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ import time
 import numpy as np
 from scipy import stats as sps
 
-N_VECTOR = 100_000  # trials for the vectorized engine
+N_VECTOR = 500_000  # trials for the vectorized engine (draws="counts")
+N_PATIENTS = 50_000  # trials for the old path (draws="patients")
 N_LOOP = 4_000  # trials for the loop (about 1 ms each)
 N_AGREE = 400_000  # trials for the agreement check
 BEFORE_TRIALS_PER_S = 33_000  # issue 12
@@ -39,44 +46,56 @@ def _loop_fisher(x: np.ndarray, a: np.ndarray) -> int:
 
 
 def run() -> dict:
-    from trialkit import cohort, stats, studies
+    from trialkit import cohort, stats, studies, trial_model
     from trialkit.stats import power as pw
 
     out: dict[str, float] = {}
     cores = os.cpu_count() or 1
     print(f"simulation: {cores} cores; cohort model n = 45 + 46, Fisher's test, alpha 0.05")
 
-    # ---- cohort model: engine (in this process, cold tables) vs draws + fisher_exact loop
-    pw._clear_cache()
-    t0 = time.perf_counter()
-    studies.power_grid([(45, 46)], [1.0], n_sim=N_VECTOR, seed=1, workers=1, progress=False)
-    engine = N_VECTOR / (time.perf_counter() - t0)
+    # ---- cohort model: engine (in this process, cold tables), old path, per-trial loop
+    def rate(n: int, draws: str) -> float:
+        pw._clear_cache()
+        t0 = time.perf_counter()
+        studies.power_grid([(45, 46)], [1.0], n_sim=n, seed=1, workers=1, progress=False,
+                           draws=draws)  # fmt: skip
+        return n / (time.perf_counter() - t0)
+
+    engine = rate(N_VECTOR, "counts")
+    old = rate(N_PATIENTS, "patients")
     t0 = time.perf_counter()
     df = cohort.simulate_endpoints(N_LOOP, (45, 46), seed=1)
     x = df["responders"].to_numpy().reshape(-1, 2)
     a = df["analysed"].to_numpy().reshape(-1, 2)
     _loop_fisher(x, a)
     loop = N_LOOP / (time.perf_counter() - t0)
-    print(f"  cohort model, vectorized engine (1 process)   {engine:12,.0f} trials/s")
-    print(f"  cohort model, draws + fisher_exact per trial  {loop:12,.0f} trials/s")
-    print(f"  speed-up                                      {engine / loop:12.1f} x")
+    print(f"  cohort model, draws='counts' (default, 1 process)  {engine:12,.0f} trials/s")
+    print(f"  cohort model, draws='patients' (old path)          {old:12,.0f} trials/s")
+    print(f"  cohort model, draws + fisher_exact per trial       {loop:12,.0f} trials/s")
+    print(f"  speed-up counts vs old path {engine / old:.1f} x; vs loop {engine / loop:.1f} x; "
+          f"old path vs loop {old / loop:.1f} x")  # fmt: skip
     met = "met" if engine >= GOAL_TRIALS_PER_S else "NOT met"
     print(
         f"  GOAL cohort model >= {GOAL_TRIALS_PER_S:,} trials/s on one core: before "
-        f"{BEFORE_TRIALS_PER_S:,} (issue 12), after {engine:,.0f}: "
-        f"{engine / BEFORE_TRIALS_PER_S:.2f} x; {met}"
+        f"{BEFORE_TRIALS_PER_S:,} (issue 12; old path in this run {old:,.0f}), after "
+        f"{engine:,.0f}: {engine / BEFORE_TRIALS_PER_S:.1f} x the issue's figure, "
+        f"{engine / old:.1f} x the old path in this run; {met}"
     )
     met = "met" if engine / loop >= GOAL_RATIO else "NOT met"
     print(
-        f"  GOAL >= {GOAL_RATIO:g} x a per-trial loop: before {BEFORE_RATIO:g} x (issue 12), "
-        f"after {engine / loop:.1f} x: {engine / loop / BEFORE_RATIO:.2f} x; {met}"
+        f"  GOAL >= {GOAL_RATIO:g} x a per-trial loop: before {BEFORE_RATIO:g} x (issue 12; "
+        f"old path in this run {old / loop:.1f} x), after {engine / loop:.1f} x: "
+        f"{engine / loop / BEFORE_RATIO:.1f} x the issue's ratio; {met}"
     )
     out |= {
         "cohort_trials_per_s": engine,
+        "cohort_patients_trials_per_s": old,
         "cohort_loop_trials_per_s": loop,
         "cohort_before_trials_per_s": BEFORE_TRIALS_PER_S,
         "cohort_ratio_vs_before": engine / BEFORE_TRIALS_PER_S,
+        "cohort_ratio_vs_patients": engine / old,
         "cohort_vs_loop": engine / loop,
+        "cohort_patients_vs_loop": old / loop,
         "cohort_vs_loop_before": BEFORE_RATIO,
     }
 
@@ -144,18 +163,36 @@ def run() -> dict:
     z = (sim.power - exact) / se
     print(f"  two binomials: exact {exact:.5f}, simulated {sim.power:.5f} "
           f"({N_AGREE:,} trials, SE {se:.5f}), z = {z:+.2f}")  # fmt: skip
+    p1, p2 = trial_model.responder_probability(1.0)
     model = studies.simulate_power((45, 46), 1.0, n_sim=N_AGREE, seed=4, progress=False)
-    equiv = stats.exact_power(model.rate1, 45, model.rate2, 46, dropout=model.dropout).power
-    z_model = (model.power - equiv) / model.mc_se
-    print(f"  cohort model: simulated {model.power:.5f} (SE {model.mc_se:.5f}); exact two "
-          f"binomials at its rates {model.rate1:.4f}/{model.rate2:.4f} with dropout "
-          f"{equiv:.5f}, z = {z_model:+.2f}")  # fmt: skip
+    exact_model = stats.exact_power(p1, 45, p2, 46, dropout=model.dropout).power
+    se_model = math.sqrt(exact_model * (1 - exact_model) / N_AGREE)
+    z_model = (model.power - exact_model) / se_model
+    print(f"  cohort model: exact {exact_model:.5f} (responder probabilities {p1:.5f} / "
+          f"{p2:.5f}, dropout {model.dropout:g}); simulated draws='counts' {model.power:.5f} "
+          f"({N_AGREE:,} trials, SE {se_model:.5f}), z = {z_model:+.2f}")  # fmt: skip
+    old_model = studies.simulate_power(
+        (45, 46), 1.0, n_sim=N_PATIENTS, seed=4, progress=False, workers=1, draws="patients"
+    )
+    se_old = math.sqrt(exact_model * (1 - exact_model) / N_PATIENTS)
+    z_old = (old_model.power - exact_model) / se_old
+    z_rates = [
+        (share - p) / math.sqrt(p * (1 - p) / (m * N_PATIENTS))
+        for share, p, m in ((old_model.rate1, p1, old_model.analysed1),
+                            (old_model.rate2, p2, old_model.analysed2))
+    ]  # fmt: skip
+    print(f"  cohort model: simulated draws='patients' {old_model.power:.5f} ({N_PATIENTS:,} "
+          f"trials, SE {se_old:.5f}), z = {z_old:+.2f}; its responder shares "
+          f"{old_model.rate1:.5f} / {old_model.rate2:.5f} vs computed, z = "
+          f"{z_rates[0]:+.2f} / {z_rates[1]:+.2f}")  # fmt: skip
     out |= {
         "exact_power": exact,
         "simulated_power": sim.power,
         "z_binomial": z,
+        "cohort_exact": exact_model,
         "cohort_simulated": model.power,
-        "cohort_exact_equivalent": equiv,
         "z_cohort": z_model,
+        "cohort_simulated_patients": old_model.power,
+        "z_cohort_patients": z_old,
     }
     return out
