@@ -367,7 +367,7 @@ def test_make_lab_serves_student_copies_with_news_off(tmp_path):
         with urllib.request.urlopen(f"{base}/lab?token={token}", timeout=30) as resp:
             page = resp.read().decode()
         config = json.loads(
-            re.search(r'id="jupyter-config-data">\s*(.*?)\s*</script>', page, re.S).group(1)
+            re.search(r'id="jupyter-config-data"[^>]*>\s*(.*?)\s*</script>', page, re.S).group(1)
         )
         assert "@jupyterlab/apputils-extension:announcements" in config["disabledExtensions"]
         for name in names:
