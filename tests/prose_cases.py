@@ -13,7 +13,11 @@ NON_DEFAULT: dict[str, dict[str, Any]] = {
     "01_trial_design": {"n_patients": 60, "block_size": 6},
     "02_what_the_paper_reports": {"alpha": 0.01},
     "03_synthetic_patients": {"seed": 7},
-    "04_endpoint_derivation": {"insulin_reduction": 30.0, "population": "randomized"},
+    "04_endpoint_derivation": {
+        "insulin_reduction": 30.0,
+        "population": "randomized",
+        "missing": "complete-case",
+    },
     "05_primary_endpoint": {"hba1c_cutoff": 7.5},
     "06_hba1c_and_insulin_over_time": {"analysis_visit": 24},
     "07_missing_data_and_estimands": {"dropout_mechanism": "MNAR", "alpha": 0.01},
