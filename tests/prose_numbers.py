@@ -49,7 +49,7 @@ _STRIP = [
     re.compile(r"\b(?:19|20)\d\d[a-z]?\b"),  # years
     re.compile(
         r"(?i)\b(?:notebooks?|exercises?|sections?|§|items?|objectives?|parts?|chapter|"
-        r"step|table|figure|cell|ich e9|consort)\s*\d+[a-z]?"
+        r"step|table|figure|cell|ich e9|consort):?\s*\d+[a-z]?"
         r"(?:\s*(?:,|and|or|to|-|–)\s*\d+[a-z]?)*"
     ),
     re.compile(r"\b\d{2}_[a-z_]+"),  # notebook file names

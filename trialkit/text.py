@@ -40,6 +40,7 @@ __all__ = [
     "PROVENANCE",
     "answer",
     "ci",
+    "fill",
     "formatter",
     "listing",
     "num",
@@ -215,31 +216,42 @@ def _namespace(depth: int) -> dict[str, Any]:
     return {**frame.f_globals, **frame.f_locals}
 
 
-def say(template: str, _depth: int = 1, **values: Any) -> str:
+def fill(template: str, _depth: int = 1, **values: Any) -> str:
+    """The Markdown ``say`` would display: ``template`` with its ``{expr}`` /
+    ``{expr:spec}`` fields filled from the caller's variables (and ``values``)."""
+    namespace = {**_namespace(_depth), **values}
+    return _Fields(namespace).format(inspect.cleandoc(template))
+
+
+def say(template: str, _depth: int = 1, **values: Any) -> None:
     """Display ``template`` as Markdown, its ``{expr}`` / ``{expr:spec}`` fields filled
-    from the caller's variables (and ``values``), and return the text.
+    from the caller's variables (and ``values``).
 
     Specs: ``p`` (p-value), ``pct``/``pct0``/``pct2`` (proportion as %), ``pp``/``pp2``
     (percentage points), ``num``, or any Python format spec; a bare field shows numbers
-    with :func:`num`. Write ``{{`` and ``}}`` for literal braces (e.g. in TeX).
-    The template travels in the output's metadata so tests can check its literal words.
+    with :func:`num` and other values as text (HTML-escaped: data never becomes markup).
+    A field is an expression without ``:`` or ``!`` (compute such phrases first). Write
+    ``{{`` and ``}}`` for literal braces (e.g. in TeX). Returns nothing, so a cell that
+    ends with ``say(...)`` shows the text once; :func:`fill` returns the text. The
+    template travels in the output's metadata so tests can check its literal words.
+    Outside IPython the text is printed.
     """
-    namespace = {**_namespace(_depth), **values}
-    body = _Fields(namespace).format(inspect.cleandoc(template))
+    body = fill(template, _depth + 1, **values)
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython is a dependency
-        return body
-    if get_ipython() is not None:
+        get_ipython = None  # type: ignore[assignment]
+    if get_ipython is not None and get_ipython() is not None:
         from IPython.display import Markdown, display
 
         display(Markdown(body), metadata={MIME_META: {"template": inspect.cleandoc(template)}})
-    return body
+    else:
+        print(body)
 
 
-def answer(template: str, **values: Any) -> str:
+def answer(template: str, **values: Any) -> None:
     """``say`` for the end of an exercise's solution: the answer in words, in bold lead."""
-    return say("**Answer.** " + inspect.cleandoc(template), _depth=2, **values)
+    say("**Answer.** " + inspect.cleandoc(template), _depth=2, **values)
 
 
 def provenance_of(df: Any) -> str | None:
