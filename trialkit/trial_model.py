@@ -657,19 +657,20 @@ def responder_probability(
     return _responder_probabilities(s, float(effect))
 
 
-@functools.lru_cache(maxsize=256)
-def _binom_table(n: int, p: float) -> np.ndarray:
-    """Rows a = 0..n: CDF of Binomial(a, p) at x = 0..n, row a offset by a (monotone)."""
-    a = np.arange(n + 1)[:, None]
-    c = sps.binom.cdf(np.arange(n + 1)[None, :], a, p)
-    c[:, -1] = 1.0
-    return (c + a).ravel()
+def _binom_ppf(u: np.ndarray, a: np.ndarray, p: float) -> np.ndarray:
+    """Smallest x with P(Binomial(a, p) <= x) > u, for each (u, a) (the inverse CDF).
 
-
-def _binom_ppf(u: np.ndarray, a: np.ndarray, n: int, p: float) -> np.ndarray:
-    """Smallest x with P(Binomial(a, p) <= x) > u, for each (u, a) (inverse CDF)."""
-    x = np.searchsorted(_binom_table(n, p), u + a, side="right") - a * (n + 1)
-    return np.minimum(x, a)
+    One CDF row per distinct ``a``, row r offset by r so that the rows laid end to end
+    are increasing: one ``searchsorted`` for all draws.
+    """
+    vals, inv = np.unique(a, return_inverse=True)
+    inv = inv.ravel()
+    x = np.arange(vals.max() + 1)[None, :]
+    with np.errstate(invalid="ignore"):  # bdtr is nan for x > a: the CDF is 1 there
+        c = np.where(x >= vals[:, None], 1.0, special.bdtr(x, vals[:, None], p))
+    flat = (c + np.arange(len(vals))[:, None]).ravel()
+    out = np.searchsorted(flat, u + inv, side="right") - inv * x.shape[1]
+    return np.minimum(out, a)
 
 
 def endpoint_counts_drawn(
@@ -691,14 +692,11 @@ def endpoint_counts_drawn(
     """
     u = rng.random((2, k, 2))
     n = np.array(n_per_arm)
-    a = np.column_stack(
-        [_binom_ppf(u[0, :, j], np.full(k, n[j]), n[j], 1.0 - dropout) for j in (0, 1)]
-    )
-    a = np.minimum(a, n)
+    a = np.column_stack([_binom_ppf(u[0, :, j], np.full(k, n[j]), 1.0 - dropout) for j in (0, 1)])
 
     def counts(e: float) -> np.ndarray:
         p = _responder_probabilities(s, float(e))
-        return np.column_stack([_binom_ppf(u[1, :, j], a[:, j], n[j], p[j]) for j in (0, 1)])
+        return np.column_stack([_binom_ppf(u[1, :, j], a[:, j], p[j]) for j in (0, 1)])
 
     if isinstance(effect, Sequence):
         return [counts(e) for e in effect], [a] * len(effect)  # type: ignore[return-value]
