@@ -242,3 +242,25 @@ def test_05_runs_on_an_analysts_own_data(tmp_path):
         "Placebo": [0, int(n["Placebo"])],
     }
     assert rec["primary.p.fisher"] == pytest.approx(1.0)
+
+
+def test_05_published_summary_and_fisher_conventions(nb05):
+    """What the published summary alone implies (p = 0.0081 read as a t-test on the change
+    with 45 and 44 patients; 20% vs 4.55%), and Fisher's two-sided p by doubling, written
+    out here with scipy's t and the hypergeometric sum."""
+    pub = nb05["dichotomize.published_implied"]
+    t = sps.t.isf(0.0081 / 2, 87)
+    d = t * math.sqrt(1 / 45 + 1 / 44)
+    assert pub["t"] == pytest.approx(t, rel=1e-10)
+    assert pub["d"] == pytest.approx(d, rel=1e-10) and round(d, 2) == 0.57
+    assert pub["n_ttest"] == pytest.approx(_n_ttest(d), rel=1e-5)
+    assert round(pub["n_ttest"]) == 49
+    h = 2 * math.asin(math.sqrt(0.20)) - 2 * math.asin(math.sqrt(0.0455))
+    n_resp = 2 * ((sps.norm.isf(0.025) + sps.norm.ppf(0.8)) / h) ** 2
+    assert pub["n_responder"] == pytest.approx(n_resp, rel=1e-4)
+    assert pub["ratio"] == pytest.approx(n_resp / _n_ttest(d), rel=1e-4)
+    assert 1.2 < pub["ratio"] < 1.4  # not "three times": that rests on the synthetic effect
+    upper = sum(math.comb(45, a) * math.comb(44, 11 - a) / math.comb(89, 11) for a in range(9, 12))
+    assert nb05["primary.p.fisher_doubled"] == pytest.approx(2 * upper, rel=1e-10)
+    assert nb05["primary.p.fisher"] < 0.05 < nb05["primary.p.fisher_doubled"]
+    assert nb05["primary.or_exact"]["low"] < 1 < nb05["primary.or_exact"]["high"]

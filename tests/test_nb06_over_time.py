@@ -167,3 +167,30 @@ def test_06_runs_on_bring_your_own_data(tmp_path):
     assert t["se"] == pytest.approx(math.sqrt(0.125 / 2) * math.sqrt(1 / 2 + 1 / 2))
     assert rec["mmrm.hba1c"]["converged"] is False and rec["mmrm.hba1c.week48"]["df"] is None
     assert rec["hba1c.un_vs_cs"] is None
+
+
+def test_06_subgroups_by_interaction_written_out(nb06):
+    """Section 6: the treatment effect within each sex and the treatment-by-sex
+    interaction, by least squares with numpy on the canonical rows (CHG ~ 1 + BASE + male +
+    treated x female + treated x male at week 48), its p from the t distribution."""
+    data = pd.read_csv(MMRM / "hba1c_canonical.csv")
+    adsl = pd.read_csv(
+        Path(__file__).resolve().parent.parent / "data" / "synthetic" / "ADSL.csv",
+        dtype={"USUBJID": str},
+        keep_default_na=False,
+    )
+    w = data[data["AVISITN"] == 48].merge(adsl[["USUBJID", "SEX"]], on="USUBJID")
+    t = (w["ARM"] == "UC-MSC").to_numpy(float)
+    male = (w["SEX"] == "M").to_numpy(float)
+    X = np.column_stack([np.ones(len(w)), w["BASE"], male, t * (1 - male), t * male])
+    y = w["CHG"].to_numpy(float)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    df = len(y) - X.shape[1]
+    cov = ((y - X @ beta) @ (y - X @ beta) / df) * np.linalg.inv(X.T @ X)
+    c = np.array([0, 0, 0, -1, 1.0])
+    p_int = 2 * sps.t.sf(abs(c @ beta) / math.sqrt(c @ cov @ c), df)
+    rows = {r["level"]: r for r in nb06["subgroups.hba1c"] if r["subgroup"] == "sex"}
+    assert rows["female"]["difference"] == pytest.approx(beta[3], rel=1e-9)
+    assert rows["male"]["difference"] == pytest.approx(beta[4], rel=1e-9)
+    assert rows["male"]["interaction p"] == pytest.approx(p_int, rel=1e-8)
+    assert rows["male"]["patients"] + rows["female"]["patients"] == len(w) == 89
