@@ -26,9 +26,10 @@ model (``trial_model.responder_probability``: a sum of bivariate normal probabil
 over the rounded baseline HbA1c and the whole-unit baseline dose). ``draws="counts"``
 (default) draws these two counts per arm and trial by the inverse CDF (two uniforms; the
 same uniforms for every effect of a grid); ``draws="patients"`` draws every patient as
-``cohort.simulate_endpoints`` does (~10 random numbers per patient; ~50 times slower).
-The exact power of the cohort model is then ``stats.exact_power(p1, n1, p2, n2,
-dropout=...)``; the tests check p against the patient draws and a closed form.
+``cohort.simulate_endpoints`` does (~10 random numbers per patient; about 10 times
+slower in a power study). The exact power of the cohort model is then
+``stats.exact_power(p1, n1, p2, n2, dropout=...)``; the tests check p against the patient
+draws and a closed form.
 
 Each trial is tested by looking its (x1, x2) up in the test's p-value table for the
 analysed arm sizes (``stats.pvalue_table``, computed once per size pair): no Python
@@ -85,7 +86,7 @@ ENV_SCHEDULER: Final[str] = "TRIALKIT_DASK_SCHEDULER"
 #: Above this many trials in total, local work goes to worker processes by default
 #: (starting them costs about a second; the cohort model draws ~500,000 trials/s/core
 #: with draws="counts", ~20,000 with draws="patients").
-_PARALLEL_FROM: Final[dict[str, int]] = {"counts": 2_000_000, "patients": 100_000}
+_PARALLEL_FROM: Final[dict[str, int]] = {"counts": 4_000_000, "patients": 100_000}
 #: Above this many trials, a progress bar is shown when ``progress`` is None.
 _PROGRESS_FROM: Final[int] = 100_000
 
@@ -438,7 +439,7 @@ def power_grid(
         Chunks per task sent to a worker (default: about 4 tasks per worker); does not
         change the results.
     workers
-        Local worker processes (default: all cores for jobs above 2,000,000 trials, or
+        Local worker processes (default: all cores for jobs above 4,000,000 trials, or
         100,000 with ``draws="patients"``; else this process). Ignored on a dask cluster.
     scheduler
         A dask.distributed scheduler address or ``Client``; default the environment

@@ -16,7 +16,8 @@
   of the composite endpoint in each arm; since patients are independent within an arm,
   ``endpoint_counts_drawn`` draws the counts of many trials from their exact binomial
   distributions (``trialkit.studies``' default, ``draws="counts"``: the same model and
-  distribution of trials as ``endpoint_counts``, another random stream, ~50 times faster).
+  distribution of trials as ``endpoint_counts``, another random stream, about 10 times
+  faster in a power study).
 
 Every table has ``SYNTHETIC = "Y"``, ``df.attrs["synthetic"] = True`` and
 ``df.attrs["provenance"]``. The draws of one trial happen in a fixed order (it defines
