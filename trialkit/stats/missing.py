@@ -1161,7 +1161,9 @@ def responder_analyses(
             "p": mi.p,
             "test": "rubin_t",
             "significant": bool(mi.p < alpha),
-            "assumption": "missing outcomes are like the observed of the same arm (MAR)",
+            # conditions on arm only: the assumption of complete case, not MAR given visits
+            "assumption": "missing outcomes are like the observed of the same arm "
+            "(MCAR within arm)",
         }
     )
     out = pd.DataFrame(rows)
@@ -1404,7 +1406,7 @@ _RESP_METHODS: Final[tuple[str, ...]] = (
     "complete data",
     "complete case",
     "non-responder imputation",
-    "MI (MAR)",
+    "MI within arm (MCAR)",
 )
 
 
@@ -1614,7 +1616,7 @@ def _one_trial(
         nri = (float(rd), math.sqrt(float(rv)), math.inf)
         add(mech, "responder", "non-responder imputation", nri)
         rmi = responder_mi(x1, o1, n1 - o1, x2, o2, n2 - o2, m, imp_entropy, alpha=alpha)
-        add(mech, "responder", "MI (MAR)", (rmi.estimate, rmi.se, rmi.df))
+        add(mech, "responder", "MI within arm (MCAR)", (rmi.estimate, rmi.se, rmi.df))
     return rows
 
 
@@ -1704,7 +1706,7 @@ def _trials_batch(
     parts += [
         ("responder", "complete case", cc_r),
         ("responder", "non-responder imputation", nri),
-        ("responder", "MI (MAR)", mi_r),
+        ("responder", "MI within arm (MCAR)", mi_r),
     ]
     R = len(parts)
     est = np.stack([p[2][0] for p in parts], axis=-1).ravel()  # (k, M, R)
