@@ -114,7 +114,7 @@ def test_02_multiplicity_holm_on_the_printed_p_values(nb02):
     mult = nb02["multiplicity"]
     assert mult["m"] == 4
     assert mult["fwer"] == pytest.approx(1 - 0.95**4, rel=1e-12)
-    sure, open_ = "rejected whatever the exact p", "cannot tell from the printed bound"
+    sure, open_ = "rejected whatever the exact p", "cannot tell from the printed bounds"
     assert mult["holm"] == {
         "primary_p": open_,
         "insulin_reduction_p": open_,
