@@ -66,6 +66,15 @@ def test_each_edition_builds_a_complete_site(fixture_notebooks, tmp_path, editio
     assert "injected-parameters" not in page and text.count("Parameters") <= 1
     assert text.count("scale") >= 1 and "# Parameters" not in text
     student_copy = tmp_path / "notebooks" / "01_records.ipynb"
+    # the assignments' model answers: in the reader's and instructor's sites, never students'
+    site_text = "".join(p.read_text(errors="replace") for p in tmp_path.glob("*.html"))
+    site_text += (tmp_path / "searchindex.js").read_text()
+    if edition == "student":
+        assert not (tmp_path / "assignments.html").exists()
+        for answer in ("Model answer (glucose infusion rate)", "the number is quoted exactly"):
+            assert answer not in site_text, f"a model answer in the student edition: {answer}"
+    else:
+        assert "Model answer (glucose infusion rate)" in (tmp_path / "assignments.html").read_text()
     if edition == "student":
         assert "SOLUTION-MARKER" not in page and "the answer is" not in page
         assert not re.search(r"\bSolution\b", text), "a dangling 'Solution' heading"

@@ -90,6 +90,13 @@ def build(
         src / "index.md", landing_page(out, folder, edition, this_run, pages).encode()
     )
     _write_if_changed(src / "course.md", course_page(folder, pages).encode())
+    answers = folder / "ASSIGNMENTS.md"
+    if not answers.exists():
+        answers = run.NOTEBOOKS / "ASSIGNMENTS.md"
+    if edition != "student" and answers.exists():  # model answers: never to students
+        _write_if_changed(src / "assignments.md", answers.read_bytes())
+    else:
+        (src / "assignments.md").unlink(missing_ok=True)
     _write_if_changed(src / "references.md", _REFERENCES.encode())
     _vendor_mathjax(out / "_static" / "mathjax")
     digest = _digest(src)
@@ -148,7 +155,7 @@ def page_notebook(nb: Any, edition: str = "reader", report: bool = False) -> Any
                 tags.append("hide-cell")
                 cell.metadata.setdefault("mystnb", {})["code_prompt_show"] = SOLUTION_PROMPT
                 cell.metadata["mystnb"]["code_prompt_hide"] = "Hide the solution"
-            elif (hidden and not solution) or report:
+            elif ((hidden and not solution) or report) and "remove-input" not in tags:
                 tags.append("remove-input")
             cell.outputs = [
                 _safe_output(o) for o in cell.outputs if run.MIME not in o.get("data", {})
@@ -221,7 +228,8 @@ def landing_page(
         [p.stem for p in paths if (out / f"{p.stem}.ipynb").exists()] if pages is None else pages
     )
     cards = [_card(out, path, this_run.get(path.stem)) for path in paths]
-    toc = "\n".join(["course", *pages, "references"])
+    extra = [] if edition == "student" else ["assignments"]
+    toc = "\n".join(["course", *extra, *pages, "references"])
     e = html.escape
     return f"""# {TITLE}
 
