@@ -179,10 +179,11 @@ def test_endpoint_counts_equal_simulate_endpoints():
         assert (a == df["analysed"].to_numpy().reshape(300, 2)).all()
 
 
-def test_simulate_is_a_deprecated_alias_of_studies():
-    from trialkit import simulate
-
-    assert simulate is studies and simulate.power_grid is studies.power_grid
+def test_the_old_confusable_name_is_gone():
+    """``trialkit.simulate`` (studies) was too easily confused with ``cohort.simulate``
+    (one trial); only ``trialkit.studies`` remains."""
+    with pytest.raises(ModuleNotFoundError):
+        __import__("trialkit.simulate")
 
 
 @pytest.mark.parametrize("draws", studies.DRAWS)

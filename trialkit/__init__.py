@@ -10,13 +10,18 @@ Modules, by what they hold:
 - ``ensemble``  many reconstructions, built as arrays many at once; cached per seed
 - ``compare``   ``compare_with_published``, ``summary``
 - ``datafiles`` write, read and ``load`` the CSV files; ``python -m trialkit.cohort``
-- ``studies``   simulation studies of power (old name ``simulate``, kept as an alias)
+- ``studies``   simulation studies of power (many simulated trials)
 - ``schema``    the dataset contracts (ADSL, ADLB, ADEX, ADAE, ADRESP); ``read`` a folder
 - ``derive``    baseline, change, visit windows, analysis flags, the composite responder
 - ``stats``     statistics: binary-endpoint intervals and tests, fragility index, ...
 - ``plots``     figures (the only module that draws)
 - ``params``    notebook parameters: declared ranges and their validation
+- ``text``      one number formatter for prose and tables; ``say``: Markdown from results
+- ``tables``    formatted, captioned tables; Table 1, disposition, incidence
 - ``run``       render notebooks with papermill into ``reports/``; ``record`` results
+- ``cache``     which executions can be reused (the key of a rendering)
+- ``site``      the course site: Sphinx + myst-nb from the executed notebooks
+- ``lab``       ``make lab``: student copies of the notebooks for JupyterLab
 
 Importing ``trialkit`` is cheap: nothing heavy (papermill, statsmodels) is imported
 until a module that needs it is used.

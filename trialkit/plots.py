@@ -981,7 +981,7 @@ def power_by_effect(
     synthetic: bool = True,
     ax: Axes | None = None,
 ) -> Axes:
-    """Simulated power (``simulate.power_grid``) with 95% Monte Carlo intervals.
+    """Simulated power (``studies.power_grid``) with 95% Monte Carlo intervals.
 
     One colour per pair of arm sizes (n1, n2); ``exact`` (same columns n1, n2, ``x``,
     power) is drawn as lines, e.g. the exact binomial power at the simulated responder

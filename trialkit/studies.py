@@ -1,7 +1,7 @@
 """Simulation STUDIES: power of many simulated trials, on all local cores or a dask cluster.
 
-(Formerly ``trialkit.simulate``, which stays as an alias for now; one simulated *trial*
-is ``trialkit.cohort.simulate``.)
+(Formerly ``trialkit.simulate``, renamed so it cannot be confused with one simulated
+*trial*, ``trialkit.cohort.simulate``.)
 
 Why a module of its own (and not in ``trialkit.stats.power``): ``stats`` takes plain
 numbers and returns results; this module *runs* studies. It draws SYNTHETIC trials from
