@@ -220,10 +220,11 @@ def test_consort_figure_draws_the_counted_numbers():
         assert f"Analysed, full analysis set (n = {flow.analysed[arm]})" in texts
         for why, k in flow.reasons[arm].items():
             assert f"{why}: {k}" in texts
-    assert "SYNTHETIC DATA" in texts
+    assert "RECONSTRUCTED: synthetic patients" in texts  # data/synthetic: the reconstruction
     # the analyst's own data: not captioned synthetic
     own = plots.consort(cohort.load(str(BYOD_ADSL.parent))["ADSL"])
-    assert "SYNTHETIC" not in "\n".join(t.get_text() for t in own.figure.texts)
+    words = "\n".join(t.get_text() for t in own.figure.texts)
+    assert "SYNTHETIC" not in words and "RECONSTRUCTED" not in words
     import matplotlib.pyplot as plt
 
     plt.close("all")

@@ -1970,7 +1970,9 @@ def _normal_pdf(x: Any, mean: float, sd: float) -> Any:
     return np.exp(-0.5 * ((x - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
 
 
-def weight_curve(by_weight: pd.DataFrame, chosen: float, note: str = "") -> Axes:
+def weight_curve(
+    by_weight: pd.DataFrame, chosen: float, note: str = "", provenance: str | None = None
+) -> Axes:
     """P(OR > 1) and P(relevant benefit) against the weight given to outside evidence
     (``by_weight`` with columns w, p_benefit, p_relevant)."""
     fig, ax = plt.subplots(figsize=(7, 4))
@@ -1988,7 +1990,7 @@ def weight_curve(by_weight: pd.DataFrame, chosen: float, note: str = "") -> Axes
     ax.set(xlabel="weight of the outside trial's effect (0: ignored, 1: counted in full)",
            ylabel="posterior probability", ylim=(0, 1.02))  # fmt: skip
     ax.legend(frameon=False, loc="lower right")
-    caption(ax, note)
+    caption(ax, note, provenance=provenance)
     return ax
 
 
