@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: all report test lint format bench bench-all lab data clean
+.PHONY: all report test lint format bench lab data clean
 .DEFAULT_GOAL := all
 
 all: report
@@ -32,11 +32,8 @@ format: $(STAMP)
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
-bench: $(STAMP)             ## rendering: cold, warm (cached) and site build times, printed as ratios
-	$(PY) bench/run.py render
-
-bench-all: $(STAMP)         ## every benchmark (bench/bench_*.py) against the obvious alternative
-	$(PY) bench/run.py
+bench: $(STAMP)             ## every benchmark against the obvious alternative, as ratios (BENCH=render: one)
+	$(PY) bench/run.py $(BENCH)
 
 data: $(STAMP)             ## regenerate data/synthetic/ (the canonical reconstruction)
 	$(PY) -m trialkit.cohort
