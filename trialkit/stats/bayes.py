@@ -586,7 +586,7 @@ def posterior_table(results: dict[str, RiskDifferencePosterior]) -> Any:
         [
             {
                 "reader": name,
-                "posterior mean RD": r.mean,
+                "posterior mean RD (points)": r.mean,
                 "credible interval": f"{100 * r.low:.1f} to {100 * r.high:.1f} points",
                 "P(RD > 0)": r.p_benefit,
                 "P(RD > relevant)": r.p_relevant,
