@@ -257,23 +257,9 @@ def _draw_core(
     dur_max = np.minimum(e["diabdur_max"], age - s["age_at_diagnosis_min"])
     dd = s["diabetes_duration"]
     diabdur = _round(_truncnorm(rng, dd["mean"], dd["sd"], dd["min"], dur_max, shape), 1)
-    h = s["height"]
-    height = np.where(
-        male,
-        h["M"]["mean"] + h["M"]["sd"] * rng.standard_normal(shape),
-        h["F"]["mean"] + h["F"]["sd"] * rng.standard_normal(shape),
-    )
-    height = np.clip(height, h["min"], h["max"]) / 100.0
-    bmi_latent = _truncnorm(rng, s["bmi"]["mean"], s["bmi"]["sd"], *e["bmi"], shape)
-    weight = _round(bmi_latent * height**2, 1)
+    height, weight, ins_base = _body_and_dose(rng, s, e, male, shape)
     bmi = np.clip(_round(weight / height**2, 1), *e["bmi"])
-    ik = s["insulin_per_kg"]
-    per_kg = _truncnorm(rng, ik["mean"], ik["sd"], *e["insulin_per_kg"], shape)
-    ins_base = np.clip(
-        np.round(weight * per_kg),
-        np.ceil(e["insulin_per_kg"][0] * weight),
-        np.floor(e["insulin_per_kg"][1] * weight),
-    ).astype(np.int64)
+    ins_base = ins_base.astype(np.int64)
 
     hb = s["hba1c_baseline"]
     dec = s["lab_decimals"]
@@ -365,6 +351,35 @@ def endpoint_counts(
     return _endpoint_eval(d, float(effect), s)
 
 
+def _body_and_dose(
+    rng: np.random.Generator,
+    s: Mapping[str, Any],
+    e: Mapping[str, Any],
+    male: np.ndarray,
+    shape: tuple[int, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Height (m), weight (kg) and the baseline insulin dose (U/day, whole units as
+    floats) of patients, drawn in the model's fixed order (height, BMI, dose per kg):
+    the one place both the patient draws and the endpoint counts take them from."""
+    h = s["height"]
+    height = np.where(
+        male,
+        h["M"]["mean"] + h["M"]["sd"] * rng.standard_normal(shape),
+        h["F"]["mean"] + h["F"]["sd"] * rng.standard_normal(shape),
+    )
+    height = np.clip(height, h["min"], h["max"]) / 100.0
+    bmi_latent = _truncnorm(rng, s["bmi"]["mean"], s["bmi"]["sd"], *e["bmi"], shape)
+    weight = _round(bmi_latent * height**2, 1)
+    ik = s["insulin_per_kg"]
+    per_kg = _truncnorm(rng, ik["mean"], ik["sd"], *e["insulin_per_kg"], shape)
+    dose = np.clip(
+        np.round(weight * per_kg),
+        np.ceil(e["insulin_per_kg"][0] * weight),
+        np.floor(e["insulin_per_kg"][1] * weight),
+    )
+    return height, weight, dose
+
+
 def _endpoint_draws(
     rng: np.random.Generator,
     n_per_arm: tuple[int, int],
@@ -382,22 +397,7 @@ def _endpoint_draws(
 
     male = rng.random(shape) < s["sex_male_fraction"]
     bits.advance(2 * size)  # age, diabetes duration: one uniform each
-    h = s["height"]
-    height = np.where(
-        male,
-        h["M"]["mean"] + h["M"]["sd"] * rng.standard_normal(shape),
-        h["F"]["mean"] + h["F"]["sd"] * rng.standard_normal(shape),
-    )
-    height = np.clip(height, h["min"], h["max"]) / 100.0
-    bmi_latent = _truncnorm(rng, s["bmi"]["mean"], s["bmi"]["sd"], *e["bmi"], shape)
-    weight = _round(bmi_latent * height**2, 1)
-    ik = s["insulin_per_kg"]
-    per_kg = _truncnorm(rng, ik["mean"], ik["sd"], *e["insulin_per_kg"], shape)
-    ins_base = np.clip(
-        np.round(weight * per_kg),
-        np.ceil(e["insulin_per_kg"][0] * weight),
-        np.floor(e["insulin_per_kg"][1] * weight),
-    )
+    _, _, ins_base = _body_and_dose(rng, s, e, male, shape)
     hb = s["hba1c_baseline"]
     dec = s["lab_decimals"]
     hba1c_base = _round(_truncnorm(rng, hb["mean"], hb["sd"], *e["hba1c"], shape), dec["HBA1C"])
