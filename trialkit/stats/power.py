@@ -90,6 +90,8 @@ _FORMULAS: Final[dict[str, str]] = {
 #: table larger than an eighth of it (arms of about 1,000) is never cached.
 _CACHE_BYTES: Final[int] = 256 * 2**20
 _FISHER_TOL: Final[float] = 1 + 1e-7  # R's fisher.test: relErr
+#: Fisher tables with both arms above this are computed one margin at a time.
+_FISHER_BY_MARGIN_FROM: Final[int] = 200
 
 
 # =========================================================================== results
@@ -276,8 +278,12 @@ def _log_choose(n: int) -> np.ndarray:
     return special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(n - k + 1)
 
 
-def _fisher_table(n1: int, n2: int) -> np.ndarray:
-    """Two-sided Fisher p-values of every table, one margin at a time (sort + cumsum)."""
+def _fisher_table_by_margin(n1: int, n2: int) -> np.ndarray:
+    """Two-sided Fisher p-values of every table, one margin at a time (sort + cumsum).
+
+    The reference for ``_fisher_table`` (tests) and its path for large arms, where numpy's
+    sort of one long row beats sorting the whole table at once.
+    """
     lc1, lc2 = _log_choose(n1), _log_choose(n2)
     out = np.empty((n1 + 1, n2 + 1))
     for m in range(n1 + n2 + 1):
@@ -290,6 +296,41 @@ def _fisher_table(n1: int, n2: int) -> np.ndarray:
         idx = np.searchsorted(order, d * _FISHER_TOL, side="right")
         out[x, m - x] = np.minimum(cum[idx - 1], 1.0)
     return out
+
+
+def _fisher_table(n1: int, n2: int) -> np.ndarray:
+    """Two-sided Fisher p-values of every table, all margins at once.
+
+    The same computation as ``_fisher_table_by_margin`` (equal to round-off), as arrays:
+    row m of ``d`` holds the conditional (hypergeometric) probabilities of the tables
+    with m events in all, padded with zeros; each row is sorted and summed cumulatively,
+    and each table's p-value is the cumulative sum up to the last sorted probability
+    <= its own times ``_FISHER_TOL`` (found by stepping over the few near-ties).
+    """
+    k = min(n1, n2) + 1
+    if k > _FISHER_BY_MARGIN_FROM:
+        return _fisher_table_by_margin(n1, n2)
+    a = np.arange(n1 + 1)[:, None]
+    b = np.arange(n2 + 1)[None, :]
+    m = a + b  # events in all: the row of d holding table (a, b)
+    j = a - np.maximum(0, m - n2)  # its place in that row
+    logd = np.full((n1 + n2 + 1, k), -np.inf)
+    logd[m, j] = _log_choose(n1)[:, None] + _log_choose(n2)[None, :]
+    d = np.exp(logd - logd.max(axis=1, keepdims=True))
+    d /= d.sum(axis=1, keepdims=True)
+    perm = np.argsort(d, axis=1)
+    order = np.take_along_axis(d, perm, axis=1)
+    cum = np.cumsum(order, axis=1)
+    limit = order * _FISHER_TOL
+    last = np.broadcast_to(np.arange(k), d.shape).copy()  # last sorted index <= limit
+    for step in range(1, k):
+        tie = (order[:, step:] <= limit[:, :-step]) & (limit[:, :-step] > 0)
+        if not tie.any():
+            break
+        last[:, :-step] += tie
+    p = np.empty_like(d)
+    np.put_along_axis(p, perm, np.take_along_axis(cum, last, axis=1), axis=1)
+    return np.minimum(p[m, j], 1.0)
 
 
 def _chi2_table(n1: int, n2: int, yates: bool) -> np.ndarray:
@@ -349,8 +390,8 @@ def pvalue_table(n1: int, n2: int, test: str = "fisher") -> np.ndarray:
 
     Shape (n1 + 1, n2 + 1), read-only, computed once per (n1, n2, test) and cached
     (least recently used first out, 256 MB in all; "z" shares the "chi2" table). Cost:
-    Fisher's table about 1.5 ms for arms of 45 and 20 ms for arms of 500 (one pass per
-    column total); the chi-square and z tables are closed forms.
+    Fisher's table about 0.2 ms for arms of 45 (all column totals at once), 20 ms for
+    arms of 500 (one pass per column total); the chi-square and z tables are closed forms.
     """
     n1, n2 = _check_n("n1", n1), _check_n("n2", n2)
     test = _check_test(test)
