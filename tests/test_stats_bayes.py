@@ -240,3 +240,40 @@ def test_prior_table_says_what_each_prior_expects():
     sets = bayes.analysis_set_posteriors(9, 45, 2, 44, 0, 2, {"s": (sceptic, sceptic)}, 0.1)
     assert list(sets["case"]) == ["9/45 vs 2/44", "9/45 vs 2/46", "9/45 vs 3/46", "9/45 vs 4/46"]
     assert sets["p_benefit"].iloc[1:].is_monotonic_decreasing
+
+
+# --------------------------------------------------------------------------- vectorized
+@pytest.mark.parametrize(
+    "a1, b1, a2, b2",
+    [(10, 37, 3, 43), (1, 1, 1, 1), (13.762, 78.857, 6.762, 84.857), (120, 380, 100, 400),
+     (2.25, 7.75, 1.5, 9.5), (1, 1, 10, 37), (18, 47.5, 5, 59), (1.3, 1.1, 1.7, 1.05),
+     (1, 5, 1, 5), (5, 1, 1, 5), (1000, 9000, 900, 9100), (12.3, 110.7, 12.3, 110.7)],
+)  # fmt: skip
+def test_density_on_a_grid_equals_the_per_point_quadrature(a1, b1, a2, b2):
+    # the whole grid by one fixed rule == scipy.integrate.quad at each point (the old path)
+    p1, p2 = stats.Beta(a1, b1), stats.Beta(a2, b2)
+    grid = np.concatenate([np.linspace(-1.05, 1.05, 421), [-1, 1, 0, 1e-13, -1e-13, 0.1]])
+    reference = bayes._difference_pdf_quad(p1, p2, grid)
+    got = stats.difference_pdf(p1, p2, grid)
+    assert got.shape == grid.shape
+    assert np.max(np.abs(got - reference)) < 1e-8
+    assert np.all(got[np.abs(grid) >= 1] == 0)
+
+
+def test_density_with_a_parameter_below_one_is_integrated_point_by_point():
+    p1, p2 = stats.Beta(0.5, 3), stats.Beta(2, 2)
+    grid = np.linspace(-0.9, 0.9, 7)
+    assert np.array_equal(
+        stats.difference_pdf(p1, p2, grid), bayes._difference_pdf_quad(p1, p2, grid)
+    )
+    assert stats.difference_pdf(p1, p2, 0.2).shape == (1,)
+
+
+def test_analysis_sets_hold_the_probabilities_of_the_full_posterior():
+    sceptic = bayes.sceptical_prior(0.1, 0.1, 0.05)
+    priors = {"s": (sceptic, sceptic), "n": (stats.Beta(1, 1), stats.Beta(1, 1))}
+    sets = bayes.analysis_set_posteriors(9, 45, 2, 44, 1, 1, priors, 0.1)
+    for row in sets.itertuples():
+        a1, m1, a2, m2 = (int(v) for v in row.case.replace(" vs ", "/").split("/"))
+        r = bayes.risk_difference_posterior(a1, m1, a2, m2, *priors[row.prior], relevant=0.1)
+        assert (row.p_benefit, row.p_relevant) == (r.p_benefit, r.p_relevant)
