@@ -277,3 +277,10 @@ def test_analysis_sets_hold_the_probabilities_of_the_full_posterior():
         a1, m1, a2, m2 = (int(v) for v in row.case.replace(" vs ", "/").split("/"))
         r = bayes.risk_difference_posterior(a1, m1, a2, m2, *priors[row.prior], relevant=0.1)
         assert (row.p_benefit, row.p_relevant) == (r.p_benefit, r.p_relevant)
+
+
+def test_monte_carlo_for_several_thresholds_is_one_call_per_threshold():
+    p1, p2 = stats.Beta(10, 37), stats.Beta(3, 43)
+    ps, ses = stats.prob_greater_mc(p1, p2, [0.0, 0.1, 0.2], size=50_000, seed=7)
+    for d, p, se in zip((0.0, 0.1, 0.2), ps, ses, strict=True):
+        assert (p, se) == stats.prob_greater_mc(p1, p2, d, size=50_000, seed=7)

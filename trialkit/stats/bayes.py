@@ -327,18 +327,25 @@ def difference_quantile(first: Beta, second: Beta, q: float) -> float:
 
 
 def prob_greater_mc(
-    first: Beta, second: Beta, delta: float = 0.0, size: int = 1_000_000, seed: int = 0
-) -> tuple[float, float]:
+    first: Beta, second: Beta, delta: Any = 0.0, size: int = 1_000_000, seed: int = 0
+) -> tuple[Any, Any]:
     """Monte Carlo estimate of P(p1 - p2 > delta) and its standard error, from ``size``
-    independent draws of each beta (``numpy.random.default_rng(seed)``)."""
+    independent draws of each beta (``numpy.random.default_rng(seed)``).
+
+    ``delta`` a number: two floats. ``delta`` a sequence of thresholds: two arrays, one
+    entry per threshold, all from the same draws (exactly what one call per threshold
+    with the same seed gives, drawing once)."""
     _check_betas(first, second)
     size = _check_int("size", size)
     if size < 2:
         raise ValueError(f"size must be >= 2 draws, got {size}")
     rng = np.random.default_rng(seed)
     diff = rng.beta(first.a, first.b, size) - rng.beta(second.a, second.b, size)
-    p = float(np.mean(diff > delta))
-    return p, math.sqrt(p * (1 - p) / size)
+    if np.ndim(delta) == 0:
+        p = float(np.mean(diff > delta))
+        return p, math.sqrt(p * (1 - p) / size)
+    ps = np.array([float(np.mean(diff > d)) for d in np.asarray(delta, dtype=float)])
+    return ps, np.sqrt(ps * (1 - ps) / size)
 
 
 # =========================================================================== priors
