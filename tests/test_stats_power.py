@@ -201,6 +201,31 @@ def test_exact_sample_size_agrees_with_the_r_power_curves(r_curve):
             assert got.n2 == got.n1 and got.power >= target
 
 
+def test_powers_over_many_sizes_at_once_equal_one_size_at_a_time():
+    """``_powers_at`` (one binomial pmf call per arm for all sizes; what ``power_curve``
+    and the sample-size search use) against ``_power_at`` size by size."""
+    sizes = [(n, pw._n2_of(n, 1.3)) for n in range(2, 90, 7)] + [(45, 44), (1, 1), (3, 200)]
+    for test in pw.POWER_TESTS:
+        for p1, p2 in ((0.2, 2 / 44), (0.0, 1.0), (0.31, 0.31)):
+            got = pw._powers_at(p1, p2, sizes, test, 0.05)
+            want = [pw._power_at(p1, a, p2, b, test, 0.05) for a, b in sizes]
+            np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-300)
+    assert pw._powers_at(0.2, 0.1, [], "fisher", 0.05) == []
+
+
+def test_sample_size_search_equals_a_search_one_size_at_a_time():
+    """The exact search (powers of a whole range of n at once) against the plain search
+    written out here: smallest n reaching the target, and the n from which it stays."""
+    for test, target in (("fisher", 0.8), ("chi2_yates", 0.8), ("chi2", 0.9)):
+        got = stats.sample_size(0.2, 2 / 44, power=target, method=test)
+        ns = range(2, got.n1_max + 1)
+        above = [pw._power_at(0.2, n, 2 / 44, n, test, 0.05) >= target for n in ns]
+        first = ns[above.index(True)]
+        stable = ns[max(i for i, ok in enumerate(above) if not ok) + 1]
+        assert (got.n1_first, got.n1) == (first, stable)
+        assert got.power == pw._power_at(0.2, stable, 2 / 44, stable, test, 0.05)
+
+
 def test_sawtooth_first_and_stable_differ_for_yates():
     got = stats.sample_size(0.2, 2 / 44, power=0.8, method="chi2_yates")
     assert (got.n1_first, got.n1) == (76, 80)

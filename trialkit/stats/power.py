@@ -430,6 +430,23 @@ def _power_at(p1: float, n1: int, p2: float, n2: int, test: str, alpha: float) -
     return float(b1 @ (pvalue_table(n1, n2, test) < alpha) @ b2)
 
 
+def _powers_at(
+    p1: float, p2: float, sizes: Sequence[tuple[int, int]], test: str, alpha: float
+) -> list[float]:
+    """``_power_at`` at each (n1, n2) of ``sizes``, with one binomial pmf call per arm
+    for all sizes (rows padded with zeros beyond n); the same numbers."""
+    if not sizes:
+        return []
+    n1s = np.array([a for a, _ in sizes])[:, None]
+    n2s = np.array([b for _, b in sizes])[:, None]
+    b1 = sps.binom.pmf(np.arange(n1s.max() + 1)[None, :], n1s, p1)
+    b2 = sps.binom.pmf(np.arange(n2s.max() + 1)[None, :], n2s, p2)
+    return [
+        float(b1[i, : n1 + 1] @ (pvalue_table(n1, n2, test) < alpha) @ b2[i, : n2 + 1])
+        for i, (n1, n2) in enumerate(sizes)
+    ]
+
+
 def exact_power(
     p1: float,
     n1: int,
@@ -533,11 +550,13 @@ def power_curve(
     tests = [_check_test(t) for t in ([tests] if isinstance(tests, str) else tests)]
     sizes = [_check_n("n1", n) for n in n1]
     r = _check_ratio(ratio)
-    rows = []
-    for n in sizes:
-        m = _n2_of(n, r)
-        for t in tests:
-            rows.append({"test": t, "n1": n, "n2": m, "power": _power_at(p1, n, p2, m, t, alpha)})
+    pairs = [(n, _n2_of(n, r)) for n in sizes]
+    powers = {t: _powers_at(p1, p2, pairs, t, alpha) for t in tests}
+    rows = [
+        {"test": t, "n1": n, "n2": m, "power": powers[t][i]}
+        for i, (n, m) in enumerate(pairs)
+        for t in tests
+    ]
     return pd.DataFrame(rows, columns=["test", "n1", "n2", "power"])
 
 
@@ -721,18 +740,18 @@ def _exact_sample_size(
         else max(lo + 10, math.ceil(1.5 * approx) + 20)
     )
 
-    def power_at(n: int) -> float:
-        return _power_at(p1, n, p2, _n2_of(n, r), test, alpha)
+    def powers_at(ns: Sequence[int]) -> list[float]:
+        return _powers_at(p1, p2, [(n, _n2_of(n, r)) for n in ns], test, alpha)
 
-    while lo > 2 and power_at(lo) >= target:  # start where power is surely below target
+    while lo > 2 and powers_at([lo])[0] >= target:  # start where power is surely below target
         lo = max(2, lo // 2)
     ns = list(range(lo, hi + 1))
-    powers = [power_at(n) for n in ns]
+    powers = powers_at(ns)
     if n_max is None:  # extend while the last tenth of the range still dips below target
         while not all(p >= target for p in powers[-max(5, len(ns) // 10) :]):
             more = list(range(ns[-1] + 1, ns[-1] + 1 + max(20, len(ns) // 2)))
             ns += more
-            powers += [power_at(n) for n in more]
+            powers += powers_at(more)
     above = np.array(powers) >= target
     if not above.any():
         raise ValueError(
