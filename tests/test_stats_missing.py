@@ -503,3 +503,102 @@ def test_dropout_simulation_does_not_depend_on_the_batch():
             np.testing.assert_allclose(got[col], ref[col], rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="batch"):
         stats.dropout_simulation(5, batch=0, **kw)
+
+
+def _impute_one_by_one(wide: pd.DataFrame, m: int, seed: int) -> np.ndarray:
+    """The imputation of impute_monotone written out one imputation, visit, arm and
+    patient at a time (monotone data, every earlier visit a predictor), from the same
+    random numbers in the same order: the per-item reference of the vectorized
+    _impute_many (which draws only the missing values, all at once)."""
+    values = wide.drop(columns="ARM").to_numpy(float)
+    treated = (wide["ARM"] == "UC-MSC").to_numpy()
+    n, v = values.shape
+    observed = ~np.isnan(values)
+    rng = np.random.default_rng(seed)
+    arms = (treated, ~treated)
+    nobs = [[int((arm & observed[:, k]).sum()) for k in range(v)] for arm in arms]
+    need = [[bool((arm & ~observed[:, k]).any()) for k in range(v)] for arm in arms]
+    # residual df of each fit (1, a placeholder, where nothing is missing: no fit)
+    df = np.array(
+        [[nobs[a][k] - (k + 1) if need[a][k] else 1 for k in range(1, v)] for a in (0, 1)],
+        float,
+    )
+    chis = rng.chisquare(df[:, :, None], size=(2, v - 1, m))
+    zb = rng.standard_normal((2, v - 1, m, v))
+    zz = rng.standard_normal((m, n, v))
+    out = np.repeat(values[None], m, axis=0)
+    for i in range(m):
+        for k in range(1, v):
+            for a, arm in enumerate(arms):
+                missing_k = np.flatnonzero(arm & ~observed[:, k])
+                if len(missing_k) == 0:
+                    continue
+                fit = arm & observed[:, k]
+                X = np.column_stack([np.ones(fit.sum()), values[fit, :k]])
+                y = values[fit, k]
+                beta_hat = np.linalg.lstsq(X, y, rcond=None)[0]
+                rss = float(np.sum((y - X @ beta_hat) ** 2))
+                sigma = math.sqrt(rss / chis[a, k - 1, i])
+                L = np.linalg.cholesky(X.T @ X)
+                beta = beta_hat + sigma * np.linalg.solve(L.T, zb[a, k - 1, i, : k + 1])
+                for j in missing_k:
+                    out[i, j, k] = beta[0] + sigma * zz[i, j, k] + beta[1:] @ out[i, j, :k]
+    return out
+
+
+def test_vectorized_imputation_is_the_imputation_one_value_at_a_time(dropout_wide):
+    """_impute_many (batched fits, the missing values of every data set drawn at once)
+    gives what the algorithm gives one imputation, visit, arm and patient at a time."""
+    for seed in (0, 7):
+        ref = _impute_one_by_one(dropout_wide, 5, seed)
+        got = stats.impute_monotone(dropout_wide, 5, seed=seed).values
+        assert np.isnan(ref).sum() == 0
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+
+
+def _truth_from_simulate_endpoints(n_per_arm, effect, seed, k):
+    """The truth of dropout_simulation as it was computed before (commit e4a2f4c): the
+    whole cohort model, ``cohort.simulate_endpoints``, its data frame per arm."""
+    truth_seed = np.random.SeedSequence(seed, spawn_key=(2**31,))
+    ep = cohort.simulate_endpoints(k, n_per_arm, seed=truth_seed, effect=effect, dropout=0.0)
+    uc = ep.loc[ep["arm"] == "UC-MSC"].set_index("trial")
+    pl = ep.loc[ep["arm"] == "Placebo"].set_index("trial")
+    dh = (uc["mean_hba1c_change"] - pl["mean_hba1c_change"]).to_numpy()
+    dr = (uc["responders"] / uc["randomized"] - pl["responders"] / pl["randomized"]).to_numpy()
+    truth = {"HbA1c": float(dh.mean()), "responder": float(dr.mean())}
+    mc = {
+        "HbA1c": float(dh.std(ddof=1) / math.sqrt(k)),
+        "responder": float(dr.std(ddof=1) / math.sqrt(k)),
+    }
+    return truth, mc
+
+
+@pytest.mark.parametrize(
+    "n_per_arm, effect, seed, k",
+    [((45, 46), 1.0, 2022, 3000), ((45, 46), 0.0, 5, 500), ((30, 20), 0.5, 7, 800)],
+)
+def test_truth_from_the_lean_core_is_the_truth_from_simulate_endpoints(n_per_arm, effect, seed, k):
+    """The truth from trial_model's lean endpoint draws equals, bit for bit, the truth
+    from cohort.simulate_endpoints (every covariate drawn, a data frame per arm)."""
+    missing._truth_cached.cache_clear()
+    assert missing._truth(n_per_arm, effect, seed, k) == _truth_from_simulate_endpoints(
+        n_per_arm, effect, seed, k
+    )
+
+
+def test_calibration_stops_at_its_fixed_point():
+    """_calibrate stops the bisection when a step changes nothing: the same
+    probabilities as all 80 steps."""
+    rng = np.random.default_rng(3)
+    score = rng.normal(9, 1.2, (40, 91))
+    for slope, rate in ((1.5, 0.3), (-2.0, 0.1), (0.3, 0.9)):
+        z = slope * (score - score.mean(axis=-1, keepdims=True))
+        lo, hi = np.full((40, 1), -60.0), np.full((40, 1), 60.0)
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            high = sps.logistic.cdf(mid + z).mean(axis=-1, keepdims=True) > rate
+            hi, lo = np.where(high, mid, hi), np.where(high, lo, mid)
+        ref = sps.logistic.cdf((lo + hi) / 2 + z)
+        got = missing._calibrate(score, slope, rate)
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_allclose(got.mean(axis=-1), rate, rtol=1e-9)
