@@ -602,3 +602,46 @@ def test_calibration_stops_at_its_fixed_point():
         got = missing._calibrate(score, slope, rate)
         np.testing.assert_array_equal(got, ref)
         np.testing.assert_allclose(got.mean(axis=-1), rate, rtol=1e-9)
+
+
+@pytest.mark.parametrize("na, nb", [(45, 46), (12, 10), (3, 5), (1, 1), (20, 20), (7, 30)])
+def test_vectorized_fisher_is_scipys_fisher_exact_table_by_table(na, nb):
+    """_fisher_two_sided runs scipy.stats.fisher_exact's two-sided algorithm on arrays:
+    every table a/na vs b/nb gets the p of fisher_exact itself, bit for bit."""
+    a, b = (g.ravel() for g in np.meshgrid(np.arange(na + 1), np.arange(nb + 1), indexing="ij"))
+    got = missing._fisher_two_sided(a, na, b, nb)
+    ref = [sps.fisher_exact([[i, na - i], [j, nb - j]]).pvalue for i, j in zip(a, b, strict=True)]
+    np.testing.assert_array_equal(got, np.array(ref, float))
+
+
+@pytest.mark.parametrize(
+    "counts", [(9, 45, 0, 2, 44, 2), (20, 35, 10, 10, 37, 9), (5, 40, 5, 5, 40, 6)]
+)
+@pytest.mark.parametrize("test", ["fisher", "z"])
+def test_tipping_grid_on_arrays_is_the_grid_cell_by_cell(counts, test):
+    """responder_tipping_point (every cell at once) against the grid built one cell at a
+    time with the tests of stats.binary: p-values, tipping cells and boundaries."""
+    x1, n1, m1, x2, n2, m2 = counts
+    g = stats.responder_tipping_point(*counts, test=test)
+    fn = {"fisher": stats.fisher_test, "z": stats.z_test}[test]
+    cc_sig = fn(x1, n1, x2, n2).p < 0.05
+    p = {
+        (k1, k2): fn(x1 + k1, n1 + m1, x2 + k2, n2 + m2).p
+        for k1 in range(m1 + 1)
+        for k2 in range(m2 + 1)
+    }
+    assert list(g.table["p"]) == list(p.values())
+    changed = {c: (v < 0.05) != cc_sig for c, v in p.items()}
+    cells = [
+        c
+        for c, ch in changed.items()
+        if ch
+        and any(
+            changed.get(n) is False
+            for n in ((c[0] + 1, c[1]), (c[0] - 1, c[1]), (c[0], c[1] + 1), (c[0], c[1] - 1))
+        )
+    ]
+    assert list(g.tipping_cells) == cells
+    for k1 in range(m1 + 1):
+        ks = [k2 for k2 in range(m2 + 1) if changed[(k1, k2)]]
+        assert g.boundary[k1] == (min(ks) if ks else None)

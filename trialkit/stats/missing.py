@@ -989,40 +989,39 @@ def responder_tipping_point(
     fn = TIPPING_TESTS[test]
     cc = fn(x1, n1, x2, n2)
     cc_sig = cc.p < alpha
-    rows = []
-    for k1 in range(m1 + 1):
-        for k2 in range(m2 + 1):
-            a, na, b, nb = x1 + k1, n1 + m1, x2 + k2, n2 + m2
-            p = float(fn(a, na, b, nb).p)
-            rows.append(
-                {
-                    "k1": k1,
-                    "k2": k2,
-                    "x1": a,
-                    "n1": na,
-                    "x2": b,
-                    "n2": nb,
-                    "rd": a / na - b / nb,
-                    "p": p,
-                    "significant": bool(p < alpha),
-                    "changed": bool((p < alpha) != cc_sig),
-                }
-            )
-    table = pd.DataFrame(rows)
-    changed = table.set_index(["k1", "k2"])["changed"]
-    cells = []
-    for (k1, k2), ch in changed.items():
-        if not ch:
-            continue
-        near = [(k1 + 1, k2), (k1 - 1, k2), (k1, k2 + 1), (k1, k2 - 1)]
-        if any(c in changed.index and not changed[c] for c in near):
-            cells.append((int(k1), int(k2)))
-    boundary: dict[int, int | None] = {}
-    for k1 in range(m1 + 1):
-        ks = [k2 for k2 in range(m2 + 1) if changed[(k1, k2)]]
-        boundary[k1] = min(ks) if ks else None
+    # every cell at once: k1 (rows) x k2 (columns), flattened row by row
+    k1, k2 = (g.ravel() for g in np.meshgrid(np.arange(m1 + 1), np.arange(m2 + 1), indexing="ij"))
+    a, b = x1 + k1, x2 + k2
+    na, nb = n1 + m1, n2 + m2
+    if test == "fisher":  # scipy's algorithm on arrays (the other tests: cell by cell)
+        p = _fisher_two_sided(a, na, b, nb)
+    else:
+        p = np.array([float(fn(int(i), na, int(j), nb).p) for i, j in zip(a, b, strict=True)])
+    sig = p < alpha
+    table = pd.DataFrame(
+        {
+            "k1": k1,
+            "k2": k2,
+            "x1": a,
+            "n1": np.full(len(a), na),
+            "x2": b,
+            "n2": np.full(len(a), nb),
+            "rd": a / na - b / nb,
+            "p": p,
+            "significant": sig,
+            "changed": sig != cc_sig,
+        }
+    )
+    changed = table["changed"].to_numpy().reshape(m1 + 1, m2 + 1)
+    # a tipping cell: changed, next to an unchanged cell (up, down, left or right)
+    unchanged = np.pad(~changed, 1, constant_values=False)
+    near = unchanged[2:, 1:-1] | unchanged[:-2, 1:-1] | unchanged[1:-1, 2:] | unchanged[1:-1, :-2]
+    cells = [(int(i), int(j)) for i, j in np.argwhere(changed & near)]
+    boundary: dict[int, int | None] = {
+        i: (int(np.argmax(row)) if row.any() else None) for i, row in enumerate(changed)
+    }
     ctrl = boundary[m1]
-    treated = next((m1 - k1 for k1 in range(m1, -1, -1) if changed[(k1, 0)]), None)
+    treated = next((m1 - i for i in range(m1, -1, -1) if changed[i, 0]), None)
     return TippingGrid(
         table=table,
         x1=x1,
@@ -1039,6 +1038,55 @@ def responder_tipping_point(
         control_responders_to_tip=ctrl,
         treated_nonresponders_to_tip=treated,
     )
+
+
+def _fisher_two_sided(a: np.ndarray, na: int, b: np.ndarray, nb: int) -> np.ndarray:
+    """Two-sided p of Fisher's exact test of a/na vs b/nb for arrays of counts ``a``,
+    ``b``: the algorithm of ``scipy.stats.fisher_exact`` (scipy 1.15: the tables no more
+    probable than the observed, with its relative tolerance 1e-14 and its binary search
+    for the other tail) run on arrays with scipy's vectorized ``hypergeom``, so each p
+    is the one ``fisher_exact`` returns for that table (a test checks every cell of
+    grids against ``stats.fisher_test``, bit for bit)."""
+    hg = sps.hypergeom
+    c00 = np.asarray(a, np.int64)
+    c10 = np.asarray(b, np.int64)
+    c01, c11 = na - c00, nb - c10
+    r1, r2, col = c00 + c01, c10 + c11, c00 + c10  # scipy's n1, n2 and n
+    total = r1 + r2
+    empty = (r1 == 0) | (r2 == 0) | (col == 0) | (c01 + c11 == 0)  # p = 1 (scipy)
+    mode = ((col + 1) * (r1 + 1) / (r1 + r2 + 2)).astype(np.int64)
+    pexact = hg.pmf(c00, total, r1, col)
+    pmode = hg.pmf(mode, total, r1, col)
+    gamma = 1 + 1e-14
+    with np.errstate(invalid="ignore", divide="ignore"):
+        at_mode = np.abs(pexact - pmode) / np.maximum(pexact, pmode) <= 1e-14
+    lower = c00 < mode
+    # the observed tail, and whether the other tail has no table as improbable
+    tail = np.where(lower, hg.cdf(c00, total, r1, col), hg.sf(c00 - 1, total, r1, col))
+    far = hg.pmf(np.where(lower, col, 0), total, r1, col) > pexact * gamma
+    # scipy's binary search (_binomtest._binary_search_for_binom_tst) on the other side
+    # of the mode: f(x) = -pmf(x) on [mode, n] (lower) or pmf(x) on [0, mode]
+    sign = np.where(lower, -1.0, 1.0)
+    d = sign * pexact * gamma
+    lo, hi = np.where(lower, mode, 0), np.where(lower, col, mode)
+    guess = np.full(len(c00), -1, np.int64)
+    search = ~(empty | at_mode | far)
+    while True:
+        go = search & (guess < 0) & (lo < hi)
+        if not go.any():
+            break
+        mid = lo + (hi - lo) // 2
+        val = sign * hg.pmf(mid, total, r1, col)
+        guess = np.where(go & (val == d), mid, guess)
+        lo = np.where(go & (val < d), mid + 1, lo)
+        hi = np.where(go & (val > d), mid - 1, hi)
+    left = search & (guess < 0)
+    at_lo = sign * hg.pmf(lo, total, r1, col) <= d
+    guess = np.where(left, np.where(at_lo, lo, lo - 1), guess)
+    other = np.where(lower, hg.sf(guess, total, r1, col), hg.cdf(guess, total, r1, col))
+    p = np.where(far, tail, tail + other)
+    p = np.where(empty | at_mode, 1.0, p)
+    return np.minimum(p, 1.0)
 
 
 def _wald_rd(a: np.ndarray, na: int, b: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1774,7 +1822,8 @@ def _truth(
     n_per_arm: tuple[int, int], effect: float, seed: int, k: int
 ) -> tuple[dict[str, float], dict[str, float]]:
     """True values of the two estimands under the cohort model (no dropout), from ``k``
-    vectorized trials of ``cohort.simulate_endpoints``: the mean difference of mean
+    vectorized trials of ``cohort.simulate_endpoints`` (its numbers, from the model's lean
+    endpoint draws: :func:`_truth_arms`): the mean difference of mean
     HbA1c changes (= the ANCOVA coefficient's expectation under randomization) and the
     difference of responder rates; with their Monte Carlo SEs. Kept for the process
     (the same arguments give the same numbers: notebook 07 asks twice)."""
