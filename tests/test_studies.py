@@ -373,6 +373,24 @@ def test_counts_draws_equal_a_plain_loop_with_scipy_fisher_exact():
     assert res.iloc[0].rejections == rejections
 
 
+def test_rejection_lookup_shared_by_effects_equals_one_pvalue_lookup_per_effect():
+    """``_Rejections`` (rejection tables kept end to end for a task, located once per
+    chunk for all the effects sharing the analysed numbers) against ``_pvalues`` (the
+    p-value tables concatenated afresh for every effect and test), chunk by chunk, with
+    arms where nobody is analysed."""
+    rng = np.random.default_rng(7)
+    for test in ("fisher", "chi2", "wald"):
+        counter = studies._Rejections(test, 0.05)
+        for _ in range(4):
+            a = np.column_stack([rng.binomial(14, 0.8, 500), rng.binomial(12, 0.7, 500)])
+            a[:3] = [[0, 5], [6, 0], [0, 0]]
+            where = counter.where(a)
+            for p in (0.1, 0.4, 0.8):
+                x = np.column_stack([rng.binomial(a[:, 0], p), rng.binomial(a[:, 1], 0.2)])
+                want = int((studies._pvalues(x, a, test) < 0.05).sum())
+                assert counter.count(x, where) == want
+
+
 def test_patient_draws_identical_however_split():
     kw = dict(**GRID, draws="patients")
     one = studies.power_grid(**kw, workers=1, scheduler="local")

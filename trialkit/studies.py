@@ -266,7 +266,7 @@ def _pvalues(
 ) -> np.ndarray:
     """p-value of every trial by table look-up: the tables of the analysed arm sizes
     present are laid end to end and read with one fancy index (``memo``: tables already
-    fetched, by (n1, n2, test))."""
+    fetched, by (n1, n2, test)). The reference for ``_Rejections`` (tests)."""
     memo = {} if memo is None else memo
     key = a[:, 0] * 100_003 + a[:, 1]
     _, first, inv = np.unique(key, return_index=True, return_inverse=True)
@@ -289,6 +289,50 @@ def _pvalues(
     return flat[np.asarray(offsets)[inv] + x[:, 0] * np.asarray(widths)[inv] + x[:, 1]]
 
 
+class _Rejections:
+    """Whether each trial rejects (p < alpha), by look-up, for one test within a task.
+
+    The rejection tables (``pvalue_table < alpha``) of every pair of analysed arm sizes
+    met so far are kept laid end to end in ``flat`` (one array, extended when a new pair
+    appears), so a batch of trials is read with one fancy index; ``where(a)`` locates the
+    tables of analysed numbers ``a`` once for all the effects that share them.
+    """
+
+    def __init__(self, test: str, alpha: float) -> None:
+        self.test, self.alpha = test, alpha
+        self.start: dict[int, int] = {}  # by n1 * 100_003 + n2
+        self.parts: list[np.ndarray] = []
+        self.used = 0
+        self.flat = np.zeros(0, dtype=bool)
+
+    def where(self, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per trial, the start of its table in ``flat`` and its row width (n2 + 1)."""
+        keys, inv = np.unique(a[:, 0] * 100_003 + a[:, 1], return_inverse=True)
+        starts = []
+        grown = False
+        for key in keys.tolist():
+            if key not in self.start:
+                n1, n2 = divmod(key, 100_003)
+                if n1 < 1 or n2 < 1:  # nobody analysed in an arm: no test, no rejection
+                    t = np.zeros((n1 + 1) * (n2 + 1), dtype=bool)
+                else:
+                    t = (_power.pvalue_table(n1, n2, self.test) < self.alpha).ravel()
+                self.start[key] = self.used
+                self.parts.append(t)
+                self.used += t.size
+                grown = True
+            starts.append(self.start[key])
+        if grown:
+            self.flat = np.concatenate(self.parts)
+        return np.array(starts)[inv.ravel()], a[:, 1] + 1
+
+    def count(self, x: np.ndarray, where: tuple[np.ndarray, np.ndarray]) -> int:
+        """Trials of ``x`` (responders, at the analysed numbers located by ``where``)
+        with p < alpha."""
+        start, width = where
+        return int(self.flat[start + x[:, 0] * width + x[:, 1]].sum())
+
+
 def _run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
     """Simulate the chunks of one task for each of its scenarios; integer counts only
     (sums are order-free). One result per scenario."""
@@ -305,7 +349,7 @@ def _run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
         for i in task["indices"]
     ]
     settings = None
-    memo: dict[Any, np.ndarray] = {}
+    rejections = [_Rejections(t, task["alpha"]) for t in tests]
     if group[0].model == "cohort":
         from trialkit.assumptions import _settings
 
@@ -314,10 +358,13 @@ def _run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
         drawn = _draw(
             group, task["seed"], chunk, task["chunk_size"], task["dropout"], settings, task["draws"]
         )
-        for out, (x, a) in zip(outs, drawn, strict=True):
-            x, a = x[:keep], a[:keep]
-            for j, t in enumerate(tests):
-                out["rejections"][j] += int((_pvalues(x, a, t, memo) < task["alpha"]).sum())
+        located: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {}
+        for out, (x, a_all) in zip(outs, drawn, strict=True):
+            x, a = x[:keep], a_all[:keep]
+            if id(a_all) not in located:  # the effects of a group share their analysed numbers
+                located[id(a_all)] = [r.where(a) for r in rejections]
+            for j, r in enumerate(rejections):
+                out["rejections"][j] += r.count(x, located[id(a_all)][j])
             out["responders"] += x.sum(axis=0)
             out["analysed"] += a.sum(axis=0)
             out["trials"] += keep

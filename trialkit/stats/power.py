@@ -480,12 +480,14 @@ def exact_power(
         power = _power_at(p1, n1, p2, n2, test, alpha)
         return PowerCalculation(power, p1, n1, p2, n2, test, alpha, "exact enumeration")
     support1, support2 = _analysed_support(n1, 1 - d), _analysed_support(n2, 1 - d)
-    b1 = {a: sps.binom.pmf(np.arange(a + 1), a, p1) for a in support1}
-    b2 = {a: sps.binom.pmf(np.arange(a + 1), a, p2) for a in support2}
+    # Bin(x; a, p) of every analysed number a at once (one row per a, zeros beyond a)
+    b1 = sps.binom.pmf(np.arange(n1 + 1)[None, :], np.array(list(support1))[:, None], p1)
+    b2 = sps.binom.pmf(np.arange(n2 + 1)[None, :], np.array(list(support2))[:, None], p2)
     power = 0.0
-    for a1, w1 in support1.items():
-        for a2, w2 in support2.items():
-            power += w1 * w2 * float(b1[a1] @ (pvalue_table(a1, a2, test) < alpha) @ b2[a2])
+    for i, (a1, w1) in enumerate(support1.items()):
+        for j, (a2, w2) in enumerate(support2.items()):
+            reject = pvalue_table(a1, a2, test) < alpha
+            power += w1 * w2 * float(b1[i, : a1 + 1] @ reject @ b2[j, : a2 + 1])
     return PowerCalculation(
         float(power),
         p1,
