@@ -13,6 +13,16 @@ results whatever the batch). Timed in one run, each against the code before the 
   deltas (m = 100, both arms shifted) on the SYNTHETIC data with MAR dropout of
   ``tests/fixtures/missing/hba1c_dropout.csv``.
 
+And against ``PERF`` (the last commit before the speed work on notebook 07's cells):
+
+- the truth of the dropout simulation (20,000 trials of the cohort model): before from
+  ``cohort.simulate_endpoints`` (every covariate, a data frame), now from the model's lean
+  endpoint draws (the same numbers, bit for bit);
+- the dropout simulation at notebook 07's defaults without its truth (the imputation now
+  draws only the missing values; the dropout calibration stops at its fixed point);
+- ``responder_tipping_point`` of a grid of 11 x 10 cells with Fisher's test: before one
+  ``scipy.stats.fisher_exact`` per cell, now scipy's algorithm on arrays (``hypergeom``).
+
 Times are CPU seconds of this process (``time.process_time``, best of ``REPEAT``): the
 machine is shared, and wall time moves with the load of others. Notebook 07's render time
 (issue: 21 s of the collection's 78.6 s) is measured by ``bench_render``.
@@ -34,6 +44,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "missing"
 #: the last commit before the vectorized imputation and simulation
 BEFORE = "3d26ebe"
+#: the last commit before the speed work on notebook 07's cells (issue 12, second round)
+PERF = "e4a2f4c"
+#: a tipping grid of 11 x 10 cells (counts: x1, n1, m1, x2, n2, m2)
+GRID = (20, 35, 10, 10, 37, 9)
 TRIALS = 300  # notebook 07's sim_trials
 OLD_TRIALS = 30
 REPEAT = 3
@@ -42,21 +56,22 @@ SETTINGS = dict(rate=0.3, slope=1.5, n_imputations=10, seed=2022)
 ISSUE_07_S = 21.0
 
 
-def _old_missing():
-    """``trialkit.stats.missing`` of commit ``BEFORE``, or None."""
+def _old_missing(commit: str = BEFORE):
+    """``trialkit.stats.missing`` of ``commit``, or None."""
     if shutil.which("git") is None:
         return None
     done = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{BEFORE}:trialkit/stats/missing.py"],
+        ["git", "-C", str(ROOT), "show", f"{commit}:trialkit/stats/missing.py"],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode != 0:
         return None
-    path = Path(tempfile.mkdtemp()) / "missing_before.py"
+    name = f"missing_{commit}"
+    path = Path(tempfile.mkdtemp()) / f"{name}.py"
     path.write_text(done.stdout)
-    spec = importlib.util.spec_from_file_location("missing_before", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
-    sys.modules["missing_before"] = mod  # dataclasses look their module up there
+    sys.modules[name] = mod  # dataclasses look their module up there
     spec.loader.exec_module(mod)
     return mod
 
@@ -150,6 +165,7 @@ def run() -> dict:
     )
     result["dropout_simulation_s"] = rest
     result["truth_s"] = truth
+    result.update(_since_perf(new))
     sim = result["dropout simulation, per trial"]
     if "ratio" in sim:
         print(
@@ -161,6 +177,39 @@ def run() -> dict:
             f" times; notebook 07 render before {ISSUE_07_S:.0f} s (issue; after: bench_render)"
         )
     return result
+
+
+def _since_perf(new) -> dict:
+    """The speed-ups since ``PERF``: truth, simulation without truth, tipping grid."""
+    perf = _old_missing(PERF)
+    if perf is None:
+        return {}
+
+    def truth(mod):
+        def call():
+            mod._truth_cached.cache_clear()
+            mod._truth((45, 46), 1.0, SETTINGS["seed"], 20_000)
+
+        return _cpu(call, 2)
+
+    def simulation(mod):
+        mod._truth((45, 46), 1.0, SETTINGS["seed"], 20_000)  # cached: left out
+        return _cpu(lambda: mod.dropout_simulation(TRIALS, **SETTINGS))
+
+    jobs = {
+        "truth, 20,000 trials": truth,
+        f"dropout_simulation({TRIALS}), no truth": simulation,
+        "tipping grid 11 x 10, Fisher": lambda m: _cpu(lambda: m.responder_tipping_point(*GRID)),
+    }
+    out = {}
+    for name, fn in jobs.items():
+        now, before = fn(new), fn(perf)
+        print(
+            f"{name:34s} now {1000 * now:9.2f} ms CPU; before ({PERF}) {1000 * before:9.2f} ms: "
+            f"{before / now:6.1f} times faster"
+        )
+        out[name] = {"now_s": now, "before_s": before, "ratio": before / now}
+    return out
 
 
 if __name__ == "__main__":
