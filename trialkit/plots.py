@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import TightLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
@@ -599,26 +600,141 @@ def distributions(
 
 def _caption_figure(fig: Figure, note: str, synthetic: bool | str | None, title: str = "") -> None:
     """``caption`` for a whole figure, however many axes, under an optional ``title``
-    (a suptitle, for which room is kept). ``synthetic``: a provenance kind or bool."""
+    (a suptitle, for which room is kept). ``synthetic``: a provenance kind or bool.
+
+    The caption is wrapped here, once, to the figure's width, and the room under the axes
+    fits its lines. The layout itself (matplotlib's tight layout, kept clear of the caption
+    and the title) is done when the figure is drawn, so a figure captioned more than once,
+    or changed after its caption, is laid out once, as it finally is; in a notebook the
+    figure is then drawn once (see ``_use_one_draw_png``).
+    """
     from trialkit.text import provenance_label
 
     if title:
         fig.suptitle(title, fontsize=11)
     label = provenance_label(synthetic)
     words = " ".join(w for w in (label + "." if label else "", note) if w)
+    bottom = getattr(fig, "_trialkit_caption_room", 0.0)  # an earlier caption's room
     if words:
-        fig.text(
+        old = getattr(fig, "_trialkit_caption", None)
+        if old is not None:  # captioned again: the newest caption replaces the last one
+            old.remove()
+        lines = _wrap_to_figure(fig, words, _CAPTION_PT)
+        fig._trialkit_caption = fig.text(  # type: ignore[attr-defined]
             0.01,
             0.01,
-            words,
-            fontsize=8,
+            lines,
+            fontsize=_CAPTION_PT,
             ha="left",
             va="bottom",
-            wrap=True,
             color="firebrick" if synthetic and synthetic != "published" else "0.3",
         )
+        height_pt = fig.get_figheight() * 72
+        bottom = max(0.07, (lines.count("\n") + 1) * _CAPTION_PT * 1.25 / height_pt + 0.02)
+        fig._trialkit_caption_room = bottom  # type: ignore[attr-defined]
     top = 0.94 if fig.get_suptitle() else 1
-    fig.tight_layout(rect=(0, 0.07 if words else 0, 1, top))
+    fig.set_layout_engine(_TightLayoutMeasuredOnce(rect=(0, bottom, 1, top)))
+    fig._trialkit_layout = True  # type: ignore[attr-defined]
+    _use_one_draw_png()
+
+
+_CAPTION_PT = 8  # caption font size, points
+
+
+class _TightLayoutMeasuredOnce(TightLayoutEngine):
+    """Matplotlib's tight layout, with every artist measured once per layout.
+
+    To fit the Axes into a ``rect`` (here: above the caption, under the title), matplotlib
+    runs its layout twice, measuring every Axes, tick label and legend both times; nothing
+    moves between the two runs, so the second measurement repeats the first. Here it is
+    taken from the first: the same layout (``tests/test_plots_layout.py`` checks it against
+    matplotlib's own) for half the measuring.
+    """
+
+    def execute(self, fig: Figure) -> None:
+        import matplotlib.artist as martist
+
+        measure = martist._get_tightbbox_for_layout_only
+        seen: dict[int, Any] = {}
+
+        def measured_once(obj: Any, *args: Any, **kwargs: Any) -> Any:
+            if id(obj) not in seen:
+                seen[id(obj)] = measure(obj, *args, **kwargs)
+            return seen[id(obj)]
+
+        martist._get_tightbbox_for_layout_only = measured_once
+        try:
+            super().execute(fig)
+        finally:
+            martist._get_tightbbox_for_layout_only = measure
+
+
+def _wrap_to_figure(fig: Figure, words: str, size: float) -> str:
+    """``words`` broken into lines that fit the figure's width at ``size`` points.
+
+    One measurement of the whole text gives the mean width of a character; the lines are
+    then broken at 95% of the width that allows (matplotlib's own ``wrap=True`` measures
+    every candidate line, at every draw: a third of the drawing time of a captioned figure).
+    """
+    import textwrap
+
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    width_pt, _, _ = TextToPath().get_text_width_height_descent(
+        words, FontProperties(size=size), ismath=False
+    )
+    per_char = max(width_pt / max(len(words), 1), 1e-9)
+    room_pt = 0.97 * fig.get_figwidth() * 72  # the caption starts at 1% of the width
+    return textwrap.fill(words, width=max(20, int(0.95 * room_pt / per_char)))
+
+
+def _one_draw_png(fig: Figure, fallback: Any) -> str | None:
+    """A figure as base64 PNG for IPython, drawn once at its own size.
+
+    For figures laid out by ``caption`` (everything inside the figure, the layout done at
+    draw time): matplotlib's "tight" bounding box, IPython's default, would draw such a
+    figure twice more (once to find the box, once to lay it out) for the same picture.
+    Any other figure goes to IPython's own formatter (``fallback``).
+    """
+    import base64
+    import io
+
+    if not getattr(fig, "_trialkit_layout", False):
+        return fallback(fig)
+    buf = io.BytesIO()
+    fig.canvas.print_png(buf)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _use_one_draw_png() -> None:
+    """In IPython with the inline backend's plain PNG output: draw trialkit's figures once.
+
+    Leaves any other set-up alone (retina, SVG, any ``print_figure_kwargs`` beyond the
+    default ``bbox_inches="tight"``, no IPython).
+    """
+    import sys
+    from functools import partial
+
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    current = formatter.type_printers.get(Figure)
+    if current is None or getattr(current, "func", None) is _one_draw_png:
+        return
+    from IPython.core.pylabtools import print_figure
+
+    plain = (
+        isinstance(current, partial)
+        and current.func is print_figure
+        and current.keywords.get("fmt") == "png"
+        and current.keywords.get("bbox_inches", "tight") in ("tight", None)
+        and set(current.keywords) <= {"fmt", "base64", "bbox_inches"}
+    )
+    if plain:
+        formatter.for_type(Figure, partial(_one_draw_png, fallback=current))
 
 
 # --------------------------------------------------------------------------- analysis sets, safety

@@ -1,0 +1,181 @@
+"""How trialkit lays out and draws a captioned figure (issue 12: a figure drawn once).
+
+- the layout measured once is matplotlib's own tight layout, to the last float;
+- the caption is wrapped to the figure, and the axes keep clear of it and of the title;
+- in IPython (the inline backend's PNG output), a captioned figure is drawn once, at its own
+  size; any other figure, or any other output set-up, is left to IPython.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("agg")
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.layout_engine import TightLayoutEngine
+
+from trialkit import plots
+from trialkit.text import provenance_label
+
+LONG_NOTE = (
+    "Shaded: middle 95% of members. Paper: 0.0081 for the decrease, p < 0.05 for insulin. "
+    "Every member matches every forced summary; what differs is what the paper leaves open, "
+    "the week-48 values of patients whose change was not reported one by one."
+)
+
+
+def _busy_figure(nrows: int = 2, ncols: int = 2) -> tuple[Figure, np.ndarray]:
+    """Titles, log axes, a legend outside the axes, long tick labels: what layout measures."""
+    rng = np.random.default_rng(3)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(9, 6), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.hist(rng.lognormal(size=300), bins=30, label="members")
+        ax.set_xscale("log")
+        ax.set_title(f"panel {k}: a title long enough to matter")
+        ax.set_xlabel("two-sided p (log scale)")
+        ax.set_ylabel("members")
+    axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1), title="legend outside")
+    fig.suptitle("A suptitle", fontsize=11)
+    return fig, axes
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (2, 3)])
+@pytest.mark.parametrize("rect", [(0, 0.1, 1, 0.94), (0, 0.07, 1, 1), None])
+def test_layout_measured_once_is_matplotlibs_tight_layout(shape, rect):
+    positions = []
+    for engine in (TightLayoutEngine, plots._TightLayoutMeasuredOnce):
+        fig, axes = _busy_figure(*shape)
+        engine(rect=rect).execute(fig)
+        positions.append([ax.get_position().bounds for ax in axes.flat])
+        plt.close(fig)
+    assert positions[0] == positions[1]  # identical floats, not just close
+
+
+def test_layout_measured_once_measures_each_axes_once(monkeypatch):
+    import matplotlib.artist as martist
+
+    fig, axes = _busy_figure(2, 2)
+    calls: list[int] = []
+    measure = martist._get_tightbbox_for_layout_only
+
+    def counting(obj, *a, **k):
+        calls.append(id(obj))
+        return measure(obj, *a, **k)
+
+    monkeypatch.setattr(martist, "_get_tightbbox_for_layout_only", counting)
+    TightLayoutEngine(rect=(0, 0.1, 1, 0.94)).execute(fig)
+    twice = sum(calls.count(id(ax)) for ax in axes.flat)
+    calls.clear()
+    plots._TightLayoutMeasuredOnce(rect=(0, 0.1, 1, 0.94)).execute(fig)
+    once = sum(calls.count(id(ax)) for ax in axes.flat)
+    plt.close(fig)
+    assert (twice, once) == (8, 4)
+    assert martist._get_tightbbox_for_layout_only is counting  # put back after the layout
+
+
+@pytest.mark.parametrize("width", [4.0, 7.0, 13.0])
+def test_caption_wraps_to_the_figure_and_clears_the_axes(width):
+    fig, axes = _busy_figure(2, 2)
+    fig.set_size_inches(width, 6)
+    plots._caption_figure(fig, LONG_NOTE, "reconstructed", title="A suptitle")
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    text = fig._trialkit_caption
+    box = text.get_window_extent(renderer)
+    assert "\n" in text.get_text() or width >= 13
+    label = provenance_label("reconstructed")
+    assert text.get_text().replace("\n", " ") == f"{label}. {LONG_NOTE}"
+    assert box.x0 >= 0 and box.x1 <= fig.bbox.x1  # inside the figure's width
+    lowest = min(ax.get_tightbbox(renderer).y0 for ax in axes.flat)
+    assert box.y1 < lowest  # the caption sits under everything the axes draw
+    highest = max(ax.get_tightbbox(renderer).y1 for ax in axes.flat)
+    assert highest < fig._suptitle.get_window_extent(renderer).y0
+    plt.close(fig)
+
+
+def test_a_second_caption_replaces_the_first_and_an_empty_one_keeps_its_room():
+    fig, ax = plt.subplots(figsize=(6, 3))
+    plots.caption(ax, LONG_NOTE, provenance="simulated")
+    room = fig._trialkit_caption_room
+    plots.caption(ax, "Short.", provenance="simulated")
+    assert [t.get_text() for t in fig.texts] == [f"{provenance_label('simulated')}. Short."]
+    plots.caption(ax)  # an inner plot function's caption without words
+    assert fig._trialkit_caption_room < room
+    assert fig.get_layout_engine().get()["rect"][1] == fig._trialkit_caption_room
+    plt.close(fig)
+
+
+# ---------------------------------------------------------------- one draw in IPython
+@pytest.fixture
+def shell():
+    """An IPython shell whose PNG output is the inline backend's default."""
+    from functools import partial
+
+    from IPython import get_ipython
+    from IPython.core.pylabtools import print_figure
+    from IPython.testing.globalipapp import start_ipython
+
+    ip = start_ipython() or get_ipython()  # the shell exists after the first call
+    formatter = ip.display_formatter.formatters["image/png"]
+    before = formatter.type_printers.get(Figure)
+    default = partial(print_figure, fmt="png", base64=True, bbox_inches="tight")
+    formatter.for_type(Figure, default)
+    enabled, formatter.enabled = formatter.enabled, True
+    yield ip, formatter, default
+    formatter.enabled = enabled
+    formatter.type_printers.pop(Figure, None)
+    if before is not None:
+        formatter.for_type(Figure, before)
+
+
+def _count_draws(monkeypatch) -> list[int]:
+    draws: list[int] = []
+    draw = Figure.draw
+
+    def counting(self, renderer):
+        draws.append(1)
+        return draw(self, renderer)
+
+    monkeypatch.setattr(Figure, "draw", counting)
+    return draws
+
+
+def test_a_captioned_figure_is_drawn_once_at_its_size(shell, monkeypatch):
+    from PIL import Image
+
+    _ip, formatter, _default = shell
+    fig, axes = _busy_figure(2, 2)
+    plots._caption_figure(fig, LONG_NOTE, "simulated", title="A suptitle")
+    draws = _count_draws(monkeypatch)
+    png = formatter(fig)
+    image = Image.open(io.BytesIO(base64.b64decode(png)))
+    assert len(draws) == 1
+    assert image.size == (round(9 * fig.dpi), round(6 * fig.dpi))
+    plt.close(fig)
+
+
+def test_other_figures_and_other_set_ups_keep_ipythons_output(shell, monkeypatch):
+    from functools import partial
+
+    from IPython.core.pylabtools import print_figure
+
+    _ip, formatter, default = shell
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [3, 4])
+    draws = _count_draws(monkeypatch)
+    formatter(fig)  # not captioned: IPython's own (tight box: more than one draw)
+    assert len(draws) > 1
+    plt.close(fig)
+
+    retina = partial(print_figure, fmt="retina", base64=True, bbox_inches="tight")
+    formatter.for_type(Figure, retina)
+    fig, ax = plt.subplots()
+    plots.caption(ax, "A caption.", provenance="simulated")
+    assert formatter.type_printers[Figure] is retina  # retina: left alone
+    plt.close(fig)
