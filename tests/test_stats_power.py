@@ -49,7 +49,7 @@ def test_fisher_table_all_margins_at_once_equals_one_margin_at_a_time(n1, n2):
     """The vectorized table (all column totals at once) against the per-margin loop it
     replaced: equal to round-off, and the same rejections at every usual alpha."""
     fast, slow = pw._fisher_table(n1, n2), pw._fisher_table_by_margin(n1, n2)
-    np.testing.assert_allclose(fast, slow, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=0)
     for alpha in (0.01, 0.05, 0.1):
         np.testing.assert_array_equal(fast < alpha, slow < alpha)
     big = pw._FISHER_BY_MARGIN_FROM  # both arms above it: the per-margin loop is the path

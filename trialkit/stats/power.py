@@ -91,7 +91,7 @@ _FORMULAS: Final[dict[str, str]] = {
 _CACHE_BYTES: Final[int] = 256 * 2**20
 _FISHER_TOL: Final[float] = 1 + 1e-7  # R's fisher.test: relErr
 #: Fisher tables with both arms above this are computed one margin at a time.
-_FISHER_BY_MARGIN_FROM: Final[int] = 200
+_FISHER_BY_MARGIN_FROM: Final[int] = 250
 
 
 # =========================================================================== results
@@ -305,7 +305,9 @@ def _fisher_table(n1: int, n2: int) -> np.ndarray:
     row m of ``d`` holds the conditional (hypergeometric) probabilities of the tables
     with m events in all, padded with zeros; each row is sorted and summed cumulatively,
     and each table's p-value is the cumulative sum up to the last sorted probability
-    <= its own times ``_FISHER_TOL`` (found by stepping over the few near-ties).
+    <= its own times ``_FISHER_TOL`` (found by stepping over the few near-ties). Only
+    the rows m <= (n1 + n2) / 2 are computed: swapping events and non-events maps table
+    (x1, x2) to (n1 - x1, n2 - x2), with the same p-value.
     """
     k = min(n1, n2) + 1
     if k > _FISHER_BY_MARGIN_FROM:
@@ -314,8 +316,9 @@ def _fisher_table(n1: int, n2: int) -> np.ndarray:
     b = np.arange(n2 + 1)[None, :]
     m = a + b  # events in all: the row of d holding table (a, b)
     j = a - np.maximum(0, m - n2)  # its place in that row
-    logd = np.full((n1 + n2 + 1, k), -np.inf)
-    logd[m, j] = _log_choose(n1)[:, None] + _log_choose(n2)[None, :]
+    low = m <= (n1 + n2) // 2
+    logd = np.full(((n1 + n2) // 2 + 1, k), -np.inf)
+    logd[m[low], j[low]] = (_log_choose(n1)[:, None] + _log_choose(n2)[None, :])[low]
     d = np.exp(logd - logd.max(axis=1, keepdims=True))
     d /= d.sum(axis=1, keepdims=True)
     perm = np.argsort(d, axis=1)
@@ -330,7 +333,10 @@ def _fisher_table(n1: int, n2: int) -> np.ndarray:
         last[:, :-step] += tie
     p = np.empty_like(d)
     np.put_along_axis(p, perm, np.take_along_axis(cum, last, axis=1), axis=1)
-    return np.minimum(p[m, j], 1.0)
+    out = np.empty((n1 + 1, n2 + 1))
+    out[low] = np.minimum(p[m[low], j[low]], 1.0)
+    out[~low] = out[::-1, ::-1][~low]  # (x1, x2) -> (n1 - x1, n2 - x2)
+    return out
 
 
 def _chi2_table(n1: int, n2: int, yates: bool) -> np.ndarray:
@@ -390,7 +396,7 @@ def pvalue_table(n1: int, n2: int, test: str = "fisher") -> np.ndarray:
 
     Shape (n1 + 1, n2 + 1), read-only, computed once per (n1, n2, test) and cached
     (least recently used first out, 256 MB in all; "z" shares the "chi2" table). Cost:
-    Fisher's table about 0.2 ms for arms of 45 (all column totals at once), 20 ms for
+    Fisher's table about 0.15 ms for arms of 45 (all column totals at once), 20 ms for
     arms of 500 (one pass per column total); the chi-square and z tables are closed forms.
     """
     n1, n2 = _check_n("n1", n1), _check_n("n2", n2)
