@@ -226,7 +226,8 @@ def _load_assumptions(path: str, mtime: float) -> dict[str, Assumption]:
     import yaml
 
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: ~10x faster
+        raw = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=loader)
     except yaml.YAMLError as e:
         raise AssumptionError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("assumptions"), dict):
