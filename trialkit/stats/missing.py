@@ -1484,8 +1484,24 @@ def _complete_trial(
     return hv, (arm == "UC-MSC").to_numpy(), resp
 
 
+def _model_constants() -> tuple[dict[str, Any], float, float]:
+    """The cohort model's settings (``assumptions._settings``) and the composite's HbA1c
+    threshold (%) and insulin reduction (%), read once per simulation, not per batch."""
+    from trialkit import published
+    from trialkit.assumptions import _settings
+
+    return (
+        _settings(None),
+        float(published.value("primary_endpoint_hba1c_threshold")),
+        float(published.value("primary_endpoint_insulin_threshold")),
+    )
+
+
 def _complete_trials(
-    seeds: Sequence[np.random.SeedSequence], n_per_arm: tuple[int, int], effect: float
+    seeds: Sequence[np.random.SeedSequence],
+    n_per_arm: tuple[int, int],
+    effect: float,
+    model: tuple[dict[str, Any], float, float] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """HbA1c (k x n x visits), treated (k, n), responder (k, n) of ``k`` complete
     SYNTHETIC trials at once: trial ``i`` is ``trialkit.cohort.simulate(n_per_arm,
@@ -1493,11 +1509,11 @@ def _complete_trials(
     datasets never built. Uses the generative model's own pieces (``trial_model``): the
     core values of all trials as arrays, each trial from its own generator, then that
     generator's randomization list and visit deviations, as ``simulate`` draws them
-    (``tests/test_stats_missing.py`` checks the identity with ``_complete_trial``)."""
-    from trialkit import published, trial_model
-    from trialkit.assumptions import _settings
+    (``tests/test_stats_missing.py`` checks the identity with ``_complete_trial``).
+    ``model``: :func:`_model_constants` (None: read them)."""
+    from trialkit import trial_model
 
-    s = _settings(None)
+    s, cut, red = _model_constants() if model is None else model
     n = int(n_per_arm[0]) + int(n_per_arm[1])
     k = len(seeds)
     rngs = [np.random.default_rng(x) for x in seeds]
@@ -1519,8 +1535,6 @@ def _complete_trials(
     hv[..., 1:-1] = np.clip(noisy, *s["hba1c_range"]["visits"])
     hv = hv[..., np.isin(weeks, s["lab_visits"]["HBA1C"])]
     pchg = 100 * (c["ins_w48"] - c["ins_base"]) / c["ins_base"]
-    cut = float(published.value("primary_endpoint_hba1c_threshold"))
-    red = float(published.value("primary_endpoint_insulin_threshold"))
     resp = (hv[..., -1] < cut - 1e-9) & (pchg <= -red + 1e-9)
     # rows in the order of the subject ids SYN-001, SYN-002, ... (patient j is order[j] + 1)
     labels = np.char.add("SYN-", np.char.zfill((order + 1).astype(str), 3))
@@ -1684,6 +1698,7 @@ def _trials_batch(
     m: int,
     alpha: float,
     with_mmrm: bool = False,
+    model: tuple[dict[str, Any], float, float] | None = None,
 ) -> pd.DataFrame:
     """The rows of :func:`_one_trial` for several trials at once, as arrays: every trial
     and mechanism is a slice of the same arrays (complete trials, dropout masks, the
@@ -1691,7 +1706,7 @@ def _trials_batch(
     Rubin's rules). Trial ``i`` draws from ``SeedSequence(seed, spawn_key=(i,))`` alone,
     so its rows do not depend on which other trials share the batch."""
     ss = [np.random.SeedSequence(seed, spawn_key=(i,)).spawn(3) for i in trials]
-    hv, treated, resp = _complete_trials([x[0] for x in ss], n_per_arm, effect)
+    hv, treated, resp = _complete_trials([x[0] for x in ss], n_per_arm, effect, model)
     k, n, v = hv.shape
     M = len(mechanisms)
     decision = np.empty((k, n), np.int64)
@@ -1945,6 +1960,7 @@ def dropout_simulation(
     if batch < 1:
         raise ValueError(f"batch must be >= 1, got {batch}")
     n_arms = (int(n_per_arm[0]), int(n_per_arm[1]))
+    model = _model_constants()
     starts: Iterable[int] = range(0, n_sim, batch)
     if progress:
         from tqdm.auto import tqdm
@@ -1963,6 +1979,7 @@ def dropout_simulation(
                 m,
                 alpha,
                 bool(with_mmrm),
+                model,
             )  # fmt: skip
             for i in starts
         ],
