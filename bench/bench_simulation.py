@@ -15,13 +15,25 @@
   two binomials, and the cohort model (its exact power: two binomials at its computed
   per-patient responder probabilities, ``trial_model.responder_probability``, with the
   dropout mixture), by both ways of drawing.
+- Notebook 09's computations against the code before the speed work on its cells
+  (``trialkit/stats/power.py`` and ``trialkit/studies.py`` of commit ``PERF``, loaded from
+  git; skipped without git), cold p-value tables, CPU seconds (best of ``REPEAT``): a
+  Fisher table (all column totals at once vs one at a time), the exact sample sizes
+  (6 methods x 2 powers), the power grid (3 arm sizes x 7 effects x 2 tests x 20,000
+  trials) and the exact power of its 42 points with dropout.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy import stats as sps
@@ -34,6 +46,12 @@ BEFORE_TRIALS_PER_S = 33_000  # issue 12
 BEFORE_RATIO = 12.5  # issue 12: engine vs per-trial loop
 GOAL_TRIALS_PER_S = 100_000
 GOAL_RATIO = 30.0
+ROOT = Path(__file__).resolve().parent.parent
+#: the last commit before the speed work on notebook 09's cells (issue 12, second round)
+PERF = "e4a2f4c"
+REPEAT = 3
+NB09_EFFECTS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+NB09_SIZES = ((45, 46), (76, 76), (98, 98))
 
 
 def _loop_fisher(x: np.ndarray, a: np.ndarray) -> int:
@@ -43,6 +61,103 @@ def _loop_fisher(x: np.ndarray, a: np.ndarray) -> int:
             p = sps.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]]).pvalue
             rejections += p < 0.05
     return rejections
+
+
+def _old_module(path: str, name: str):
+    """The module at ``path`` as of commit ``PERF``, or None without git."""
+    if shutil.which("git") is None:
+        return None
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{PERF}:{path}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        return None
+    file = Path(tempfile.mkdtemp()) / f"{name}.py"
+    file.write_text(done.stdout)
+    spec = importlib.util.spec_from_file_location(name, file)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # dataclasses look their module up there
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _cpu(call, repeat: int = REPEAT) -> float:
+    best = np.inf
+    for _ in range(repeat):
+        t = time.process_time()
+        call()
+        best = min(best, time.process_time() - t)
+    return float(best)
+
+
+def _notebook_09() -> dict:
+    """Notebook 09's computations now and at ``PERF`` (cold tables, CPU seconds)."""
+    from trialkit import studies, trial_model
+    from trialkit.stats import power
+
+    old_power = _old_module("trialkit/stats/power.py", f"power_{PERF}")
+    old_studies = _old_module("trialkit/studies.py", f"studies_{PERF}")
+    if old_power is None or old_studies is None:
+        return {}
+    old_studies._power = old_power  # the old study engine on the old tables
+    probs = {e: trial_model.responder_probability(e) for e in NB09_EFFECTS}
+    dropout = 0.022  # data/assumptions.yaml
+
+    def cold(mod, call):
+        def run_cold():
+            mod._clear_cache()
+            call()
+
+        return run_cold
+
+    def sample_sizes(pw):
+        for target in (0.8, 0.9):
+            for method in ("fisher", "chi2", "chi2_yates", "normal", "normal_cc", "arcsine"):
+                pw.sample_size(0.2, 2 / 44, power=target, method=method)
+
+    def grid(st):
+        st.power_grid(NB09_SIZES, NB09_EFFECTS, tests=("fisher", "chi2"), n_sim=20_000,
+                      seed=2022, workers=1, progress=False)  # fmt: skip
+
+    def exact(pw):
+        for n1, n2 in NB09_SIZES:
+            for e in NB09_EFFECTS:
+                for t in ("fisher", "chi2"):
+                    pw.exact_power(probs[e][0], n1, probs[e][1], n2, t, dropout=dropout)
+
+    jobs = {
+        "Fisher table 45 x 44": (
+            lambda: power._fisher_table(45, 44),
+            lambda: old_power._fisher_table(45, 44),
+        ),
+        "Fisher table 98 x 98": (
+            lambda: power._fisher_table(98, 98),
+            lambda: old_power._fisher_table(98, 98),
+        ),
+        "sample sizes, 6 methods x 2 powers": (
+            cold(power, lambda: sample_sizes(power)),
+            cold(old_power, lambda: sample_sizes(old_power)),
+        ),
+        "power grid 3 x 7 x 2 x 20,000 trials": (
+            cold(power, lambda: grid(studies)),
+            cold(old_power, lambda: grid(old_studies)),
+        ),
+        "exact power with dropout, 42 points": (
+            cold(power, lambda: exact(power)),
+            cold(old_power, lambda: exact(old_power)),
+        ),
+    }
+    print(f"  notebook 09 (cold tables; CPU, best of {REPEAT}):")
+    out = {}
+    for name, (now_fn, before_fn) in jobs.items():
+        now, before = _cpu(now_fn), _cpu(before_fn)
+        print(
+            f"  {name:38s} now {1000 * now:8.1f} ms; before ({PERF}) {1000 * before:8.1f} ms: "
+            f"{before / now:5.1f} times faster"
+        )
+        out[f"nb09 {name}"] = {"now_s": now, "before_s": before, "ratio": before / now}
+    return out
 
 
 def run() -> dict:
@@ -195,4 +310,5 @@ def run() -> dict:
         "cohort_simulated_patients": old_model.power,
         "z_cohort_patients": z_old,
     }
+    out |= _notebook_09()
     return out
