@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as stats_scipy
 
 from trialkit import stats
 from trialkit.stats import safety
@@ -43,6 +44,54 @@ def test_bounds_for_zero_and_all_events_have_closed_forms(n, alpha):
     )
     assert safety.clopper_pearson(n, n, alpha).low == pytest.approx((alpha / 2) ** (1 / n))
     assert safety.clopper_pearson(n, n, alpha, "greater").low == pytest.approx(alpha ** (1 / n))
+
+
+@pytest.mark.parametrize("alternative", safety.ALTERNATIVES)
+@pytest.mark.parametrize("alpha", [0.01, 0.05, 0.2])
+def test_clopper_pearson_bounds_of_arrays_are_the_per_table_intervals(alpha, alternative):
+    # the vectorized limits (beta quantiles, one call) against scipy's binomtest, one
+    # proportion at a time (the per-item path the notebooks used before): equal up to
+    # binomtest's root finder (brentq, absolute tolerance 2e-12)
+    for n in (1, 2, 5, 7, 45, 46, 100, 300):
+        x = np.arange(n + 1)
+        got = safety.clopper_pearson_bounds(x, n, alpha, alternative)
+        assert got.low.shape == got.high.shape == x.shape
+        for k in x:
+            ci = stats_scipy.binomtest(int(k), n, alternative=alternative).proportion_ci(
+                confidence_level=1 - alpha, method="exact"
+            )
+            assert got.low[k] == pytest.approx(ci.low, rel=1e-9, abs=1e-11)
+            assert got.high[k] == pytest.approx(ci.high, rel=1e-9, abs=1e-11)
+            one = safety.clopper_pearson(int(k), n, alpha, alternative)
+            assert (one.low, one.high) == (got.low[k], got.high[k])
+    # x and n broadcast: the notebook's curve, 0 events in 5..300 patients
+    ns = np.arange(5, 301)
+    curve = safety.clopper_pearson_bounds(0, ns, alpha, "less").high
+    assert curve == pytest.approx(-np.expm1(np.log(alpha) / ns), rel=1e-12)
+    assert isinstance(safety.clopper_pearson_bounds(1, 10).low, float)
+
+
+def test_clopper_pearson_bounds_are_exact_where_a_closed_form_exists():
+    # one event in n: the two-sided lower limit is 1 - (1 - alpha/2)^(1/n); the beta
+    # quantile hits it to round-off (binomtest's root finder only to ~1e-12 absolute)
+    n = np.array([100, 300])
+    low = safety.clopper_pearson_bounds(1, n, 0.01).low
+    assert low == pytest.approx(-np.expm1(np.log1p(-0.005) / n), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda: safety.clopper_pearson_bounds([0, 3], 2), "x"),
+        (lambda: safety.clopper_pearson_bounds(0, [5, 0]), "n"),
+        (lambda: safety.clopper_pearson_bounds(0.5, 5), "x"),
+        (lambda: safety.clopper_pearson_bounds(True, 5), "x"),
+        (lambda: safety.clopper_pearson_bounds(1, 5, alternative="upper"), "alternative"),
+    ],
+)
+def test_clopper_pearson_bounds_name_bad_arguments(call, name):
+    with pytest.raises(ValueError, match=name):
+        call()
 
 
 def test_rule_of_three_45():

@@ -4,7 +4,8 @@ A trial that reports "no major adverse events" has seen none in a few dozen pati
 How large could the true rate still be, and how likely was a rare harm to show up at all?
 
 - ``clopper_pearson``: the exact confidence interval (or one-sided bound) of a
-  proportion, from ``scipy.stats.binomtest``;
+  proportion, and ``clopper_pearson_bounds``: the same for arrays of counts in one
+  call (quantiles of ``scipy.stats.beta``);
 - ``rule_of_three``: the one-sided upper bound after 0 events in ``n`` patients, exact
   (``1 - alpha ** (1 / n)``) and by the rule of three (``3 / n``);
 - ``prob_at_least_one`` and ``n_to_see_one``: the chance of seeing at least one event
@@ -24,7 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -36,9 +37,11 @@ from trialkit.stats.results import EffectEstimate, _check_alpha, _check_choice, 
 
 __all__ = [
     "ALTERNATIVES",
+    "ConfidenceBounds",
     "ZeroEventBound",
     "add_infusion_period",
     "clopper_pearson",
+    "clopper_pearson_bounds",
     "incidence_table",
     "infusion_days",
     "infusion_table",
@@ -62,6 +65,58 @@ def _check_xn(x: Any, n: Any) -> tuple[int, int]:
     return x, n
 
 
+class ConfidenceBounds(NamedTuple):
+    """Lower and upper confidence limits of proportions (fractions), as arrays (or
+    floats for scalar inputs): what :func:`clopper_pearson_bounds` returns."""
+
+    low: np.ndarray | float
+    high: np.ndarray | float
+
+
+def clopper_pearson_bounds(
+    x: int | np.ndarray | Sequence[int],
+    n: int | np.ndarray | Sequence[int],
+    alpha: float = 0.05,
+    alternative: str = "two-sided",
+) -> ConfidenceBounds:
+    """Exact (Clopper-Pearson) limits of many proportions ``x / n`` at once.
+
+    ``x`` (events) and ``n`` (patients) are whole numbers or arrays of them that
+    broadcast (``0 <= x <= n``, ``n >= 1``); ``alpha`` and ``alternative`` as in
+    :func:`clopper_pearson`, which gives the same limits for one proportion. The
+    limits are quantiles of beta distributions (``scipy.stats.beta.ppf``, one call for
+    all proportions): lower ``Beta(x, n - x + 1)`` at ``a``, upper ``Beta(x + 1, n - x)``
+    at ``1 - a``, with ``a = alpha / 2`` two-sided and ``a = alpha`` one-sided; the
+    lower limit is 0 when ``x = 0`` and the upper 1 when ``x = n`` (or 0 and 1 for the
+    side a one-sided bound leaves open). For ``x = 0`` the upper limit is
+    ``1 - a ** (1 / n)``.
+
+    Returns ``ConfidenceBounds(low, high)``: arrays of the broadcast shape, floats for
+    scalar inputs.
+    """
+    for name, v in (("x", x), ("n", n)):
+        if not np.issubdtype(np.asarray(v).dtype, np.integer):  # bool is not an integer
+            raise ValueError(f"{name} must be integer counts, got {v!r}")
+    xs, ns = np.broadcast_arrays(np.asarray(x, dtype=np.int64), np.asarray(n, dtype=np.int64))
+    if np.any(ns < 1):
+        raise ValueError(f"n must be at least 1, got {n!r}")
+    if np.any((xs < 0) | (xs > ns)):
+        raise ValueError(f"x must be between 0 and n, got x = {x!r}, n = {n!r}")
+    alpha = _check_alpha(alpha)
+    alternative = _check_choice("alternative", alternative, ALTERNATIVES)
+    a = alpha / 2 if alternative == "two-sided" else alpha
+    with np.errstate(all="ignore"):  # beta(0, .) and beta(., 0) are replaced just below
+        low = np.where(xs > 0, stats.beta.ppf(a, xs, ns - xs + 1), 0.0)
+        high = np.where(xs < ns, stats.beta.ppf(1 - a, xs + 1, ns - xs), 1.0)
+    if alternative == "less":
+        low = np.zeros_like(low)
+    elif alternative == "greater":
+        high = np.ones_like(high)
+    if low.ndim == 0:
+        return ConfidenceBounds(float(low), float(high))
+    return ConfidenceBounds(low, high)
+
+
 def clopper_pearson(
     x: int, n: int, alpha: float = 0.05, alternative: str = "two-sided"
 ) -> EffectEstimate:
@@ -70,10 +125,12 @@ def clopper_pearson(
     ``alternative="two-sided"``: the interval with at most ``alpha / 2`` in each tail;
     ``"less"``: the one-sided upper bound at level ``1 - alpha`` (interval ``[0, high]``),
     which is what the "rule of three" approximates; ``"greater"``: the one-sided lower
-    bound (``[low, 1]``). Computed by ``scipy.stats.binomtest(x, n, alternative=...)
-    .proportion_ci(confidence_level=1 - alpha, method="exact")``; for ``x = 0`` the upper
-    bound is ``1 - alpha ** (1 / n)`` one-sided and ``1 - (alpha / 2) ** (1 / n)``
-    two-sided.
+    bound (``[low, 1]``). Computed as quantiles of beta distributions by
+    :func:`clopper_pearson_bounds` (which takes arrays: many proportions in one call);
+    the same limits as ``scipy.stats.binomtest(x, n, alternative=...).proportion_ci(
+    confidence_level=1 - alpha, method="exact")`` and R's ``binom.test`` (tested). For
+    ``x = 0`` the upper bound is ``1 - alpha ** (1 / n)`` one-sided and
+    ``1 - (alpha / 2) ** (1 / n)`` two-sided.
 
     Assumption: ``x`` is binomial, independent patients with a common probability.
     The interval is conservative (coverage at least ``1 - alpha`` for every true
@@ -84,16 +141,14 @@ def clopper_pearson(
     x, n = _check_xn(x, n)
     alpha = _check_alpha(alpha)
     alternative = _check_choice("alternative", alternative, ALTERNATIVES)
-    ci = stats.binomtest(x, n, alternative=alternative).proportion_ci(
-        confidence_level=1 - alpha, method="exact"
-    )
+    low, high = clopper_pearson_bounds(x, n, alpha, alternative)
     kind = {
         "two-sided": "two-sided",
         "less": "one-sided upper bound",
         "greater": "one-sided lower bound",
     }
     method = f"clopper-pearson exact, {kind[alternative]}"
-    return EffectEstimate("proportion", x / n, float(ci.low), float(ci.high), method, alpha)
+    return EffectEstimate("proportion", x / n, float(low), float(high), method, alpha)
 
 
 @dataclass(frozen=True)
