@@ -243,3 +243,100 @@ def test_consort_flow_errors():
 def test_module_is_exported_from_stats():
     for name in design.__all__:
         assert getattr(stats, name) is getattr(design, name)
+
+
+# --------------------------------------------------------------------------- fast paths
+# The per-item computations the fast paths replaced, kept as references: the distribution
+# summed over every possible start of the last block with a fresh renewal sequence and
+# hypergeometric probabilities per call, and the sequences drawn by sorting every block
+# (argsort) and removing the padding by a stable sort.
+def reference_distribution(n: int, scheme: str, sizes: tuple[int, ...], q: np.ndarray):
+    from scipy import stats as sps
+
+    if scheme == "simple":
+        return np.arange(n + 1), sps.binom.pmf(np.arange(n + 1), n, 0.5)
+    u = np.zeros(n + 1)
+    u[0] = 1.0
+    for s in range(1, n + 1):
+        u[s] = sum(qb * u[s - b] for b, qb in zip(sizes, q, strict=True) if b <= s)
+    prob = np.zeros(n + 1)
+    for s in range(n + 1):
+        r = n - s
+        if u[s] == 0:
+            continue
+        for b, qb in zip(sizes, q, strict=True):
+            if b <= r:
+                continue
+            if r == 0:
+                prob[n // 2] += u[s] * qb
+                continue
+            h = np.arange(r + 1)
+            prob[s // 2 + h] += u[s] * qb * sps.hypergeom.pmf(h, b, b // 2, r)
+    return np.arange(n + 1), prob
+
+
+def reference_sequences(n, sizes, q, reps, seed):
+    rng = np.random.default_rng(seed)
+    k, bmax = -(-n // min(sizes)), max(sizes)
+    out = np.empty((reps, n), dtype=np.int8)
+    chunk = max(1, 2_000_000 // (k * bmax))
+    for start in range(0, reps, chunk):
+        m = min(chunk, reps - start)
+        size = rng.choice(np.asarray(sizes), size=(m, k), p=q)
+        slot = np.arange(bmax)
+        cell = np.where(slot < size[..., None] // 2, 1, 0)
+        cell = np.where(slot < size[..., None], cell, 2)
+        keys = rng.random((m, k, bmax))
+        keys[cell == 2] = 2.0
+        cell = np.take_along_axis(cell, np.argsort(keys, axis=2), axis=2).reshape(m, k * bmax)
+        keep = np.argsort(cell == 2, axis=1, kind="stable")[:, :n]
+        out[start : start + m] = np.take_along_axis(cell, keep, axis=1)
+    return out
+
+
+FAST_CASES = [
+    ("simple", (4,), None),
+    ("blocks", (4,), None),
+    ("blocks", (2,), None),
+    ("blocks", (4, 6), None),
+    ("blocks", (6, 4), None),
+    ("blocks", (2, 4, 6), (1, 2, 3)),
+]
+
+
+@pytest.mark.parametrize(("scheme", "sizes", "weights"), FAST_CASES)
+def test_distribution_equals_the_per_start_sum_bit_for_bit(scheme, sizes, weights):
+    _, q = design._blocks(sizes, weights)
+    for n in [*range(1, 100), 131, 200]:  # cached renewal runs of several lengths
+        got = stats.imbalance_distribution(n, scheme, sizes, weights)
+        n1, prob = reference_distribution(n, scheme, sizes, q)
+        keep = prob > 0
+        assert got["uc_msc"].tolist() == n1[keep].tolist()
+        assert got["difference"].tolist() == (2 * n1[keep] - n).tolist()
+        assert np.array_equal(got["probability"].to_numpy(), prob[keep])  # identical floats
+        assert got.attrs == {"scheme": stats.scheme_name(scheme, sizes), "n": n}
+
+
+def test_distribution_cache_hands_out_independent_tables():
+    first = stats.imbalance_distribution(91, "blocks", (4, 6))
+    first["probability"] = 0.0
+    first.attrs["scheme"] = "changed"
+    again = stats.imbalance_distribution(91, "blocks", (4, 6))
+    assert again["probability"].sum() == pytest.approx(1, abs=1e-12)
+    assert again.attrs["scheme"] == "blocks of 4 or 6 (random)"
+
+
+@pytest.mark.parametrize(("scheme", "sizes", "weights"), FAST_CASES[1:])
+@pytest.mark.parametrize(("n", "reps", "seed"), [(91, 20_000, 2022), (7, 500, 1), (1, 10, 0)])
+def test_sequences_equal_the_argsort_draw(scheme, sizes, weights, n, reps, seed):
+    # (91, 20_000) spans two chunks for blocks of 4 or 6: the random stream is the same
+    _, q = design._blocks(sizes, weights)
+    got = stats.simulate_allocation(n, scheme, sizes, weights, reps=reps, seed=seed)
+    want = reference_sequences(n, sizes, q, reps, seed)
+    assert got.dtype == want.dtype and np.array_equal(got, want)
+
+
+def test_sequences_equal_the_argsort_draw_over_many_chunks():
+    _, q = design._blocks((2, 4, 6), (1, 2, 3))
+    got = stats.simulate_allocation(13, "blocks", (2, 4, 6), (1, 2, 3), reps=130_000, seed=3)
+    assert np.array_equal(got, reference_sequences(13, (2, 4, 6), q, 130_000, 3))

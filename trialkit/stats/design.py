@@ -36,6 +36,7 @@ with reasons (DCSREAS), completed, analysed (FASFL) and not analysed, per protoc
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,12 +111,30 @@ def scheme_name(scheme: str, block_sizes: Sequence[int] | int = (4,)) -> str:
 
 
 def _renewal(n: int, sizes: tuple[int, ...], q: np.ndarray) -> np.ndarray:
-    """``u[s]`` = P(a block ends right after patient s), s = 0..n (u[0] = 1)."""
-    u = np.zeros(n + 1)
+    """``u[s]`` = P(a block ends right after patient s), s = 0..n (u[0] = 1).
+
+    ``u[s]`` depends only on ``u[:s]``, so the values for ``n`` are the first ``n + 1`` of a
+    longer run: one cached run per (sizes, weights) serves every ``n`` up to its length."""
+    length = max(128, 1 << n.bit_length())  # > n, a power of two: few distinct runs
+    return _renewal_run(sizes, tuple(float(x) for x in q), length)[: n + 1].copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _renewal_run(sizes: tuple[int, ...], q: tuple[float, ...], length: int) -> np.ndarray:
+    u = np.zeros(length)
     u[0] = 1.0
-    for s in range(1, n + 1):
+    for s in range(1, length):
         u[s] = sum(qb * u[s - b] for b, qb in zip(sizes, q, strict=True) if b <= s)
+    u.flags.writeable = False
     return u
+
+
+@functools.lru_cache(maxsize=256)
+def _block_end(b: int, r: int) -> np.ndarray:
+    """P(h UC-MSC patients among the first r of a permuted block of size b), h = 0..r."""
+    ph = stats.hypergeom.pmf(np.arange(r + 1), b, b // 2, r)
+    ph.flags.writeable = False
+    return ph
 
 
 # --------------------------------------------------------------------------- imbalance
@@ -132,17 +151,29 @@ def imbalance_distribution(
     ``probability`` (summing to 1). ``scheme`` "simple" (fair coin per patient: binomial)
     or "blocks" (permuted blocks of ``block_sizes``, each block's size drawn with
     ``weights`` when there are several; see the module docstring for the computation).
+    The result is a new table on every call (computed once per set of arguments).
     """
     n = _check_n(n)
     _check_choice("scheme", scheme, SCHEMES)
     if scheme == "simple":
-        n1 = np.arange(n + 1)
-        prob = stats.binom.pmf(n1, n, 0.5)
+        return _distribution(n, "simple", (), ()).copy()
+    sizes, q = _blocks(block_sizes, weights)
+    return _distribution(n, "blocks", sizes, tuple(float(x) for x in q)).copy()
+
+
+@functools.lru_cache(maxsize=1024)
+def _distribution(
+    n: int, scheme: str, sizes: tuple[int, ...], q: tuple[float, ...]
+) -> pd.DataFrame:
+    """:func:`imbalance_distribution` for checked arguments (cached: callers copy)."""
+    if scheme == "simple":
+        prob = stats.binom.pmf(np.arange(n + 1), n, 0.5)
+        name = "simple"
     else:
-        sizes, q = _blocks(block_sizes, weights)
-        u = _renewal(n, sizes, q)
+        u = _renewal(n, sizes, np.asarray(q))
         prob = np.zeros(n + 1)  # indexed by n1
-        for s in range(n + 1):
+        # only the last block can be unfinished: it started at s > n - max(sizes)
+        for s in range(max(0, n - max(sizes) + 1), n + 1):
             r = n - s  # patients already in the unfinished block
             if u[s] == 0:  # no block ends there (e.g. after an odd number of patients)
                 continue
@@ -152,15 +183,14 @@ def imbalance_distribution(
                 if r == 0:  # a block ended exactly at n: D = 0 (n even here)
                     prob[n // 2] += u[s] * qb
                     continue
-                h = np.arange(r + 1)  # UC-MSC patients among the r
-                ph = stats.hypergeom.pmf(h, b, b // 2, r)
-                # earlier blocks are balanced: n1 = s/2 + h
-                prob[s // 2 + h] += u[s] * qb * ph
-        n1 = np.arange(n + 1)
-    out = pd.DataFrame({"uc_msc": n1, "placebo": n - n1, "probability": prob})
-    out.insert(0, "difference", out["uc_msc"] - out["placebo"])
-    out = out[out["probability"] > 0].reset_index(drop=True)
-    out.attrs["scheme"] = scheme_name(scheme, block_sizes)
+                # earlier blocks are balanced: n1 = s/2 + h, h UC-MSC among the r
+                prob[s // 2 : s // 2 + r + 1] += u[s] * qb * _block_end(b, r)
+        name = scheme_name("blocks", sizes)
+    n1 = np.flatnonzero(prob > 0)
+    out = pd.DataFrame(
+        {"difference": 2 * n1 - n, "uc_msc": n1, "placebo": n - n1, "probability": prob[n1]}
+    )
+    out.attrs["scheme"] = name
     out.attrs["n"] = n
     return out
 
@@ -275,17 +305,19 @@ class Predictability:
         }
 
 
+@functools.lru_cache(maxsize=64)
 def _within_block(b: int) -> tuple[np.ndarray, np.ndarray]:
     """P(correct guess) and P(forced) for the (r+1)-th patient of a block of size b."""
     m = b // 2
     correct, forced = np.zeros(b), np.zeros(b)
     for r in range(b):
         h = np.arange(r + 1)
-        ph = stats.hypergeom.pmf(h, b, m, r)
+        ph = _block_end(b, r)
         p_a = (m - h) / (b - r)  # P(next is UC-MSC | h UC-MSC among r)
         tie = 2 * h == r
         correct[r] = np.sum(ph * np.where(tie, 0.5, np.maximum(p_a, 1 - p_a)))
         forced[r] = np.sum(ph * ((h == m) | (r - h == m)))
+    correct.flags.writeable = forced.flags.writeable = False
     return correct, forced
 
 
@@ -348,18 +380,24 @@ def simulate_allocation(
     bmax = max(sizes)
     out = np.empty((reps, n), dtype=np.int8)
     chunk = max(1, 2_000_000 // (k * bmax))
+    slot = np.arange(bmax, dtype=np.int32)
     for start in range(0, reps, chunk):
         m = min(chunk, reps - start)
-        size = rng.choice(np.asarray(sizes), size=(m, k), p=q)  # (m, k)
-        slot = np.arange(bmax)
-        # each block: b/2 ones, b/2 zeros, then padding (2) beyond its size
-        cell = np.where(slot < size[..., None] // 2, 1, 0)
-        cell = np.where(slot < size[..., None], cell, 2)
+        size = rng.choice(np.asarray(sizes, dtype=np.int32), size=(m, k), p=q)[..., None]
+        # each block: slots 0..b/2-1 are UC-MSC, b/2..b-1 placebo, then padding up to bmax;
+        # the block is permuted by sorting random keys, padding (key 2) sorting last
         keys = rng.random((m, k, bmax))
-        keys[cell == 2] = 2.0  # padding sorts last: only the block's own slots are shuffled
-        cell = np.take_along_axis(cell, np.argsort(keys, axis=2), axis=2).reshape(m, k * bmax)
-        keep = np.argsort(cell == 2, axis=1, kind="stable")[:, :n]  # drop padding, keep order
-        out[start : start + m] = np.take_along_axis(cell, keep, axis=1)
+        pad = slot >= size
+        keys[pad] = 2.0
+        order = np.argsort(keys, axis=2)  # the slot that comes at each place of the block
+        cell = (order < size // 2).view(np.int8).reshape(m, k * bmax)
+        if len(sizes) == 1:  # no padding
+            out[start : start + m] = cell[:, :n]
+            continue
+        # drop the padding (the last places of each block), keep the order: first n places
+        real = ~pad.reshape(m, k * bmax)
+        real &= np.cumsum(real, axis=1, dtype=np.int32) <= n
+        out[start : start + m] = cell[real].reshape(m, n)
     return out
 
 
