@@ -340,8 +340,14 @@ def _fisher_table(n1: int, n2: int) -> np.ndarray:
 
 
 def _chi2_table(n1: int, n2: int, yates: bool) -> np.ndarray:
-    """Pearson chi-square p-values (1 df) of every table, closed form."""
-    a = np.arange(n1 + 1, dtype=float)[:, None]
+    """Pearson chi-square p-values (1 df) of every table, closed form.
+
+    Computed for x1 <= n1 / 2; the other rows by the symmetry (x1, x2) -> (n1 - x1,
+    n2 - x2), which gives the same statistic (the same numbers, in whole-number
+    arithmetic).
+    """
+    half = n1 // 2
+    a = np.arange(half + 1, dtype=float)[:, None]
     b = np.arange(n2 + 1, dtype=float)[None, :]
     big_n = n1 + n2
     m = a + b
@@ -352,7 +358,7 @@ def _chi2_table(n1: int, n2: int, yates: bool) -> np.ndarray:
         stat = big_n * d**2 / (n1 * n2 * m * (big_n - m))
     p = special.erfc(np.sqrt(stat / 2))  # chi-square (1 df) upper tail
     p[(m == 0) | (m == big_n)] = 1.0
-    return p
+    return np.concatenate([p, p[: n1 - half][::-1, ::-1]])
 
 
 def _wald_table(n1: int, n2: int) -> np.ndarray:
