@@ -67,7 +67,6 @@ def test_chi2_and_yates_tables_equal_trialkit_chi2_test(n1, n2):
     assert stats.pvalue_table(n1, n2, "z") is stats.pvalue_table(n1, n2, "chi2")
 
 
-@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 @pytest.mark.parametrize("n1, n2", [(1, 1), (1, 4), (2, 1), (7, 8), (45, 44), (44, 45), (98, 98)])
 def test_chi2_table_by_symmetry_equals_every_row_computed(n1, n2):
     """The chi-square tables compute the rows x1 <= n1 / 2 and mirror the rest; the
@@ -84,6 +83,7 @@ def test_chi2_table_by_symmetry_equals_every_row_computed(n1, n2):
         np.testing.assert_array_equal(pw._chi2_table(n1, n2, yates), p)
 
 
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
 def test_wald_table_equals_statsmodels_unpooled_wald_test():
     from statsmodels.stats.proportion import test_proportions_2indep
 
