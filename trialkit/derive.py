@@ -259,43 +259,75 @@ def _criterion(
     paramcd: str,
     srcdom: str,
     value: str,
-    met: Callable[[pd.Series], pd.Series],
+    met: Callable[[np.ndarray], np.ndarray],
     visit: int,
     missing: str,
-) -> pd.DataFrame:
-    """One criterion for every subject of ``pop``: the record that decides it, and Y/N."""
+) -> dict[str, np.ndarray]:
+    """One criterion for every subject of ``pop``: the record that decides it, and Y/N.
+
+    Columns as arrays in ``pop`` order (AVALC, DTYPE, SRCDOM, SRCPARAM, SRCVISIT, SRCADY,
+    SRCVAL, BASE, PCHG). The deciding record of a subject is the first of: the analysis
+    record at ``visit`` (the first in data order if there were two), then under LOCF the
+    latest earlier analysis record (by visit, day, data order), under BOCF the baseline
+    record (the first in data order). All subjects at once: candidate records are ranked
+    by one sort (subject, priority, tie-break) and the first of each subject is taken.
+    """
     need = [*_BY, "AVISIT", "AVISITN", "ADY", "AVAL", "ABLFL", "BASE", "PCHG", "ANL01FL"]
     _need(data, need, "responders", f"derive {srcdom} first (derive_{srcdom.lower()})")
-    recs = data.loc[
-        (data["PARAMCD"] == paramcd) & data["USUBJID"].isin(pop["USUBJID"]) & data[value].notna()
-    ]
-    anl = recs.loc[recs["ANL01FL"] == "Y"]
-    observed = anl.loc[anl["AVISITN"] == visit].assign(DTYPE="")
-    chosen = [observed]
+    # numpy from here: one criterion of ~100 subjects is a few array operations
+    rec = np.flatnonzero(data["PARAMCD"].to_numpy() == paramcd)
+    col = {c: data[c].to_numpy()[rec] for c in need}
+    keep = pd.Index(col["USUBJID"]).isin(pop["USUBJID"]) & ~pd.isna(col[value])
+    col = {c: v[keep] for c, v in col.items()}
+    anl = col["ANL01FL"] == "Y"
+    week = col["AVISITN"].astype(float)
+    pos = np.arange(len(week), dtype=float)
+    # priority 0: observed at the visit; 1: the record carried (LOCF / BOCF); else none
+    rank = np.where(anl & (week == visit), 0, 2)
+    first_key = [pos, np.zeros(len(pos)), np.zeros(len(pos))]  # earliest in data order
     if missing == "locf":
-        earlier = anl.loc[anl["AVISITN"] < visit].sort_values(["AVISITN", "ADY"])
-        chosen.append(earlier.groupby("USUBJID").tail(1).assign(DTYPE="LOCF"))
+        rank = np.where(anl & (week < visit), 1, rank)
+        later = rank == 1  # the latest visit, then day, then data order comes first
+        day = col["ADY"].astype(float)
+        first_key = [
+            np.where(later, -pos, pos),
+            np.where(later, -np.nan_to_num(day, nan=np.inf), 0.0),
+            np.where(later, -week, 0.0),
+        ]
     elif missing == "baseline":
-        chosen.append(recs.loc[recs["ABLFL"] == "Y"].assign(DTYPE="BOCF"))
-    src = pd.concat(chosen).drop_duplicates("USUBJID", keep="first").set_index("USUBJID")
-    src = src.reindex(pop["USUBJID"])
-    found = src["ADY"].notna()
+        rank = np.where((rank == 2) & (col["ABLFL"] == "Y"), 1, rank)
+    code, subjects = pd.factorize(col["USUBJID"])
+    order = np.lexsort((*first_key, rank, code))
+    order = order[rank[order] < 2]
+    first = order[np.unique(code[order], return_index=True)[1]]  # one record per subject
+    at = pd.Index(subjects[code[first]]).get_indexer(pop["USUBJID"])  # -1: no record
+    has = at >= 0
+    rows = first[at[has]]
 
-    out = pd.DataFrame({"USUBJID": pop["USUBJID"].to_numpy(), "ARM": pop["ARM"].to_numpy()})
-    is_met = met(src[value]).to_numpy() & found.to_numpy()
+    def pick(name: str, empty: object = np.nan) -> np.ndarray:
+        """Column ``name`` of each subject's deciding record (``empty`` where none)."""
+        out = np.full(len(at), empty, dtype=object if empty == "" else float)
+        out[has] = col[name][rows]
+        return out
+
+    found = has & ~np.isnan(pick("ADY"))
+    is_met = met(pick(value)) & found
+    kind = np.full(len(at), "LOCF" if missing == "locf" else "BOCF", dtype=object)
+    kind[has] = np.where(rank[rows] == 0, "", kind[has])
+    out: dict[str, np.ndarray] = {}
     if missing == "complete-case":
         out["AVALC"] = np.where(found, np.where(is_met, "Y", "N"), "")
         out["DTYPE"] = np.where(found, "", "EXCLUDED")
     else:
         out["AVALC"] = np.where(is_met, "Y", "N")
-        out["DTYPE"] = np.where(found, src["DTYPE"].fillna("").to_numpy(), "NRI")
+        out["DTYPE"] = np.where(found, kind, "NRI")
     out["SRCDOM"] = np.where(found, srcdom, "")
     out["SRCPARAM"] = np.where(found, paramcd, "")
-    out["SRCVISIT"] = src["AVISIT"].fillna("").to_numpy()
-    out["SRCADY"] = pd.array(src["ADY"].to_numpy(), dtype="Int64")
-    out["SRCVAL"] = src["AVAL"].to_numpy(dtype=float)
-    out["BASE"] = src["BASE"].to_numpy(dtype=float)
-    out["PCHG"] = src["PCHG"].to_numpy(dtype=float)
+    out["SRCVISIT"] = pick("AVISIT", "")
+    out["SRCADY"] = pick("ADY")
+    out["SRCVAL"] = pick("AVAL")
+    out["BASE"] = pick("BASE")
+    out["PCHG"] = pick("PCHG")
     return out
 
 
@@ -368,15 +400,15 @@ def responders(
     cut, red = float(hba1c_cutoff), float(insulin_reduction)
     if strict:
 
-        def hba1c_met(x: pd.Series) -> pd.Series:
+        def hba1c_met(x: np.ndarray) -> np.ndarray:
             return x < cut - TOLERANCE
 
     else:
 
-        def hba1c_met(x: pd.Series) -> pd.Series:
+        def hba1c_met(x: np.ndarray) -> np.ndarray:
             return x <= cut + TOLERANCE
 
-    def insulin_met(x: pd.Series) -> pd.Series:
+    def insulin_met(x: np.ndarray) -> np.ndarray:
         return x <= -red + TOLERANCE
 
     common = {"visit": visit, "missing": missing}
@@ -386,19 +418,17 @@ def responders(
     ins = _criterion(
         adex, pop, paramcd="INSDOSE", srcdom="ADEX", value="PCHG", met=insulin_met, **common
     )
-
-    both = pd.DataFrame({"USUBJID": pop["USUBJID"], "ARM": pop["ARM"]})
     a, b = hb["AVALC"], ins["AVALC"]
-    both["AVALC"] = np.where((a == "") | (b == ""), "", np.where((a == "Y") & (b == "Y"), "Y", "N"))
-    both["DTYPE"] = [_join(x, y, "+") for x, y in zip(hb["DTYPE"], ins["DTYPE"], strict=True)]
-    both["SRCDOM"] = "ADRESP"
-    both["SRCPARAM"] = "HBA1CLT7+INSRED50"
-    both["SRCVISIT"] = [
-        _join(x, y, " + ") for x, y in zip(hb["SRCVISIT"], ins["SRCVISIT"], strict=True)
-    ]
-    both["SRCADY"] = pd.array([pd.NA] * len(both), dtype="Int64")
-    for col in ("SRCVAL", "BASE", "PCHG"):
-        both[col] = np.nan
+    both = {
+        "AVALC": np.where((a == "") | (b == ""), "", np.where((a == "Y") & (b == "Y"), "Y", "N")),
+        "DTYPE": [_join(x, y, "+") for x, y in zip(hb["DTYPE"], ins["DTYPE"], strict=True)],
+        "SRCDOM": np.full(len(pop), "ADRESP"),
+        "SRCPARAM": np.full(len(pop), "HBA1CLT7+INSRED50"),
+        "SRCVISIT": [
+            _join(x, y, " + ") for x, y in zip(hb["SRCVISIT"], ins["SRCVISIT"], strict=True)
+        ],
+        **{col: np.full(len(pop), np.nan) for col in ("SRCADY", "SRCVAL", "BASE", "PCHG")},
+    }
 
     rule = MISSING_RULES[missing]
     op = "<" if strict else "<="
@@ -410,20 +440,30 @@ def responders(
         f"(PCHG <= -{_fmt(red)}) at week {visit}; {rule}",
         "RESP": f"{hb_words} and {ins_words}, at week {visit}; {rule}",
     }
-    parts = []
-    for code, frame in (("HBA1CLT7", hb), ("INSRED50", ins), ("RESP", both)):
-        frame = frame.assign(PARAMCD=code, PARAM=params[code], _ord=len(parts))
-        frame["_subj"] = np.arange(len(frame))
-        parts.append(frame)
-    out = pd.concat(parts, ignore_index=True).sort_values(["_subj", "_ord"], kind="stable")
-    out["AVAL"] = out["AVALC"].map({"Y": 1.0, "N": 0.0}).astype("float64")
-    for col in ("USUBJID", "ARM", "PARAMCD", "PARAM", "AVALC", "DTYPE", "SRCDOM", "SRCPARAM"):
-        out[col] = out[col].astype("str")
-    out["SRCVISIT"] = out["SRCVISIT"].astype("str")
+
+    # three rows per subject, in population order: HBA1CLT7, INSRED50, RESP
+    def stacked(col: str, dtype: object = object) -> np.ndarray:
+        parts = [np.asarray(part[col], dtype=dtype) for part in (hb, ins, both)]
+        return np.column_stack(parts).ravel()
+
+    n = len(pop)
+    avalc = stacked("AVALC")
+    out = pd.DataFrame(
+        {
+            "USUBJID": pd.array(np.repeat(pop["USUBJID"].to_numpy(), 3), dtype="str"),
+            "ARM": pd.array(np.repeat(pop["ARM"].to_numpy(), 3), dtype="str"),
+            "PARAMCD": pd.array(np.tile(list(params), n), dtype="str"),
+            "PARAM": pd.array(np.tile(list(params.values()), n), dtype="str"),
+            "AVALC": pd.array(avalc, dtype="str"),
+            "AVAL": np.where(avalc == "Y", 1.0, np.where(avalc == "N", 0.0, np.nan)),
+            **{c: pd.array(stacked(c), dtype="str") for c in ("DTYPE", "SRCDOM", "SRCPARAM")},
+            "SRCVISIT": pd.array(stacked("SRCVISIT"), dtype="str"),
+            "SRCADY": pd.array(stacked("SRCADY", float), dtype="Int64"),
+            **{c: stacked(c, float) for c in ("SRCVAL", "BASE", "PCHG")},
+        }
+    )
     if "SYNTHETIC" in adsl.columns and (adsl["SYNTHETIC"] == "Y").any():
-        out["SYNTHETIC"] = "Y"
-    cols = _RESULT_COLUMNS + (["SYNTHETIC"] if "SYNTHETIC" in out.columns else [])
-    out = out[cols].reset_index(drop=True)
+        out["SYNTHETIC"] = pd.array(np.full(len(out), "Y"), dtype="str")
     out.attrs["warnings"] = _responder_warnings(pop, hb, ins, population, visit)
     out.attrs["responders"] = {
         "hba1c_cutoff": cut,
@@ -437,19 +477,24 @@ def responders(
 
 
 def _responder_warnings(
-    pop: pd.DataFrame, hb: pd.DataFrame, ins: pd.DataFrame, population: str, visit: int
+    pop: pd.DataFrame,
+    hb: dict[str, np.ndarray],
+    ins: dict[str, np.ndarray],
+    population: str,
+    visit: int,
 ) -> list[str]:
     """What would make the counts confidently wrong: an arm without subjects, or a
     criterion that no subject could be judged on from a record (all missing)."""
     notes = []
+    arms = set(pop["ARM"])
     for arm in ARMS:
-        if not (pop["ARM"] == arm).any():
+        if arm not in arms:
             notes.append(
                 f"arm {arm!r} has no subject in the {population} population: its counts are "
                 "0 of 0 and no comparison is possible"
             )
     for what, frame in (("HbA1c", hb), ("insulin dose change", ins)):
-        if len(frame) and (frame["SRCDOM"] == "").all():
+        if len(frame["SRCDOM"]) and (frame["SRCDOM"] == "").all():
             notes.append(
                 f"no subject of the {population} population has a usable {what} at week "
                 f"{visit} (or a value to carry): every one is decided by the missing-data rule"
@@ -471,15 +516,18 @@ def responder_counts(
     "Y" or "N" (rows with AVALC "" -- complete-case exclusions -- are not counted).
     ``paramcd=None`` gives every criterion: ``{"HBA1CLT7": {...}, "INSRED50": {...},
     "RESP": {...}}``. Both arms are always present (``[0, 0]`` if empty)."""
+    code, avalc, arm = (adresp[c].to_numpy() for c in ("PARAMCD", "AVALC", "ARM"))
+    yes, judged = avalc == "Y", (avalc == "Y") | (avalc == "N")
+
+    def count(paramcd: str) -> dict[str, list[int]]:
+        rows = judged & (code == paramcd)
+        return {
+            a: [int((rows & yes & (arm == a)).sum()), int((rows & (arm == a)).sum())] for a in ARMS
+        }
+
     if paramcd is None:
-        codes = list(dict.fromkeys(adresp["PARAMCD"]))
-        return {code: responder_counts(adresp, code) for code in codes}  # type: ignore[misc]
-    rows = adresp.loc[(adresp["PARAMCD"] == paramcd) & adresp["AVALC"].isin(("Y", "N"))]
-    counts: dict[str, list[int]] = {}
-    for arm in ARMS:
-        mine = rows.loc[rows["ARM"] == arm, "AVALC"]
-        counts[arm] = [int((mine == "Y").sum()), int(len(mine))]
-    return counts
+        return {c: count(c) for c in dict.fromkeys(code)}  # type: ignore[misc]
+    return count(paramcd)
 
 
 def decisions(adresp: pd.DataFrame, usubjids: Sequence[str]) -> pd.DataFrame:
