@@ -645,3 +645,42 @@ def test_implied_counts_lists_every_fraction_that_prints_as_the_percentage():
     assert share.empty  # 15.62 is no x/n <= 46 under half-up rounding
     with pytest.raises(ValueError, match="not a percentage"):
         published.implied_counts("hba1c_baseline_ucmsc_mean", n_max=45)
+
+
+def test_implied_counts_equals_the_exact_test_of_every_fraction():
+    """The floating-point pre-selection keeps every x/n the exact rational test accepts:
+    the same rows as testing every fraction, for every percentage fact and rule."""
+    from fractions import Fraction
+
+    facts = published.load()
+    percents = facts.loc[facts["unit"].isin(["%", "% of patients"]), "id"]
+    assert len(percents) >= 5
+    for ident in percents:
+        r = published.row(ident)
+        for rounding in published.ROUNDING_RULES:
+            for n_min, n_max in ((1, 46), (10, 120)):
+                want = [
+                    (x, n, 100 * x / n)
+                    for n in range(n_min, n_max + 1)
+                    for x in range(n + 1)
+                    if published.prints_as(
+                        Fraction(100 * x, n), float(r["value"]), int(r["decimals"]), rounding
+                    )
+                ]
+                got = published.implied_counts(ident, n_max, n_min, rounding)
+                assert list(got.itertuples(index=False, name=None)) == want
+
+
+def test_lookups_see_an_edited_file(tmp_path: Path) -> None:
+    """Rows and printed values are cached per file version: an edit is seen at once."""
+    path = _variant(tmp_path, lambda raw: None)
+    ident = "hba1c_baseline_ucmsc_mean"
+    assert published.value(ident, path) == 9.02
+    assert published.table(path=path).loc[ident, "reported"] == "9.02"
+    _variant(tmp_path, _set(ident, "value", "19.02"))  # the same file, rewritten
+    assert published.value(ident, path) == 19.02
+    assert published.row(ident, path)["value"] == 19.02
+    assert published.table(path=path).loc[ident, "reported"] == "19.02"
+    copy = published.row(ident, path)
+    copy["value"] = 0.0  # a returned row is the caller's own
+    assert published.value(ident, path) == 19.02

@@ -36,6 +36,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import pandas as pd
 
 __all__ = [
@@ -188,17 +189,19 @@ def load(path: str | Path | None = None) -> pd.DataFrame:
     return _load_cached(*_key(path)).copy()
 
 
-def _key(path: str | Path | None) -> tuple[str, float, int]:
+def _key(path: str | Path | None) -> tuple[str, int, int]:
+    """The cache key of a facts file: its resolved path, modification time (ns) and size,
+    so that an edited file is read again."""
     p = Path(path) if path is not None else DEFAULT_PATH
     p = p.resolve()
     if not p.is_file():
         raise FileNotFoundError(f"published facts file not found: {p}")
     st = p.stat()
-    return str(p), st.st_mtime, st.st_size
+    return str(p), st.st_mtime_ns, st.st_size
 
 
 @functools.lru_cache(maxsize=8)
-def _load_cached(path: str, mtime: float, size: int) -> pd.DataFrame:
+def _load_cached(path: str, mtime: int, size: int) -> pd.DataFrame:
     del mtime, size  # part of the cache key only: an edited file is read again
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
@@ -219,6 +222,20 @@ def _load_cached(path: str, mtime: float, size: int) -> pd.DataFrame:
     df["value"] = pd.to_numeric(raw["value"].where(raw["value"] != "")).astype("float64")
     df["decimals"] = pd.to_numeric(raw["decimals"].where(raw["decimals"] != "")).astype("Int64")
     return df
+
+
+@functools.lru_cache(maxsize=8)
+def _rows_cached(path: str, mtime: int, size: int) -> dict[str, pd.Series]:
+    """Each fact's row by id (callers copy), for look-ups without scanning the table."""
+    df = _load_cached(path, mtime, size)
+    return {ident: df.iloc[i] for i, ident in enumerate(df["id"])}
+
+
+@functools.lru_cache(maxsize=8)
+def _printed_cached(path: str, mtime: int, size: int) -> pd.Series:
+    """Every fact as printed (:func:`_printed`), aligned with the cached table."""
+    df = _load_cached(path, mtime, size)
+    return pd.Series([_printed(r) for _, r in df.iterrows()], index=df.index, dtype=object)
 
 
 def _where(raw: pd.DataFrame, i: int) -> str:
@@ -373,13 +390,14 @@ def _listing(rows: pd.DataFrame) -> str:
 
 def row(id: str, path: str | Path | None = None) -> pd.Series:
     """The full row of fact ``id`` (all columns, including ``note``)."""
-    df = _load_cached(*_key(path))
-    hit = df[df["id"] == id]
-    if hit.empty:
-        near = difflib.get_close_matches(id, df["id"].tolist(), n=5)
+    key = _key(path)
+    hit = _rows_cached(*key).get(id) if isinstance(id, str) else None
+    if hit is None:
+        df = _load_cached(*key)
+        near = difflib.get_close_matches(str(id), df["id"].tolist(), n=5)
         hint = f"; nearest ids: {', '.join(map(repr, near))}" if near else ""
         raise FactLookupError(f"no published fact has id {id!r}{hint}")
-    return hit.iloc[0].copy()
+    return hit.copy()
 
 
 def value(id: str, path: str | Path | None = None) -> float:
@@ -447,6 +465,7 @@ def table(
     [A]'), note. ``publication=None`` shows both papers; ``kind`` is "numeric", "text"
     (statements and dates) or "not_public".
     """
+    key = _key(path)
     df = select(publication=publication, tag=tag, path=path)
     kinds = {
         "numeric": ~df["statistic"].isin(TEXT_STATISTICS),
@@ -463,7 +482,7 @@ def table(
             "arm": df["arm"],
             "timepoint": df["timepoint"],
             "statistic": df["statistic"],
-            "reported": [_printed(r) for _, r in df.iterrows()],
+            "reported": _printed_cached(*key).loc[df.index].tolist(),
             "unit": df["unit"],
             "source": df["source"] + " [" + df["tag"] + "]",
             "note": df["note"],
@@ -558,11 +577,15 @@ def implied_counts(
     if not 1 <= n_min <= n_max:
         raise ValueError(f"need 1 <= n_min <= n_max, got n_min={n_min}, n_max={n_max}")
     printed, decimals = float(r["value"]), int(r["decimals"])
+    # every x/n at once in floating point (rows n, columns x), keeping those within a hair
+    # of the printed value's rounding interval; the exact rational test decides those few
+    n, x = np.meshgrid(np.arange(n_min, n_max + 1), np.arange(n_max + 1), indexing="ij")
+    half = 0.5 * 10.0**-decimals
+    near = (x <= n) & (np.abs(100 * x / n - printed) <= half + 1e-9 * (1 + abs(printed)))
     rows = [
-        (x, n, 100 * x / n)
-        for n in range(n_min, n_max + 1)
-        for x in range(n + 1)
-        if prints_as(Fraction(100 * x, n), printed, decimals, rounding)
+        (int(xi), int(ni), 100 * int(xi) / int(ni))
+        for xi, ni in zip(x[near], n[near], strict=True)
+        if prints_as(Fraction(100 * int(xi), int(ni)), printed, decimals, rounding)
     ]
     return pd.DataFrame(rows, columns=["x", "n", "percent"])
 
