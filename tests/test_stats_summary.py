@@ -76,3 +76,24 @@ def test_sd_of_difference_matches_data_with_that_correlation():
 def test_summary_inputs_are_checked(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_holm_is_statsmodels_multipletests():
+    """stats.holm (statsmodels with the live objects frozen) against multipletests itself,
+    and the four between-group p-values of the abstract worked out by hand."""
+    import gc
+
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(12)
+    for m in (1, 2, 4, 10, 50):
+        for _ in range(20):
+            p = rng.uniform(0, 0.1, size=m) ** rng.uniform(0.5, 2)
+            for alpha in (0.01, 0.05, 0.1):
+                want = multipletests(p, alpha=alpha, method="holm")[0]
+                assert np.array_equal(stats.holm(p, alpha=alpha), want)
+    # 0.0081 x 4 = 0.032 and 0.01 x 3 = 0.03 rejected; 0.05 x 2 = 0.1 stops
+    assert stats.holm([0.05, 0.05, 0.0081, 0.01]).tolist() == [False, False, True, True]
+    assert gc.get_freeze_count() == 0  # the freeze is undone
+    with pytest.raises(ValueError, match="p-values"):
+        stats.holm([0.5, 1.5])
