@@ -1168,17 +1168,20 @@ def gee(
         data, outcome, subject, visit, arm, covariates, visits, treatment, reference,
         covariate_by_visit,
     )  # fmt: skip
-    import statsmodels.api as sm
+    # the classes of statsmodels.api.GEE and .families.Gaussian; importing statsmodels.api
+    # would load its whole namespace (time series, graphics: ~0.5 s on first use)
     from statsmodels.genmod import cov_struct as cs
+    from statsmodels.genmod.families import Gaussian
+    from statsmodels.genmod.generalized_estimating_equations import GEE
 
     struct = {
         "unstructured": cs.Unstructured,
         "exchangeable": cs.Exchangeable,
         "independence": cs.Independence,
     }[working]()
-    model = sm.GEE(
+    model = GEE(
         d.y, d.X, groups=d.subject, time=d.vidx.astype(np.int64), cov_struct=struct,
-        family=sm.families.Gaussian(),
+        family=Gaussian(),
     )  # fmt: skip
     fitted, converged, message = _fit_statsmodels(lambda: model.fit(maxiter=200), "gee")
     C = _cell_contrasts(d, treatment, reference)
