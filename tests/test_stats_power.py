@@ -99,6 +99,22 @@ def test_wald_table_equals_statsmodels_unpooled_wald_test():
             assert table[a, b] == pytest.approx(res.pvalue, rel=1e-9), (a, b)
 
 
+@pytest.mark.parametrize("n1, n2", [(1, 2), (7, 13), (45, 46), (82, 98)])
+def test_tables_of_swapped_arms_are_the_transposed_tables(n1, n2):
+    """pvalue_table(n1, n2) with n1 < n2 is the transpose of pvalue_table(n2, n1): the
+    same numbers as computing it in that orientation (chi-square and Wald bit for bit,
+    Fisher to round-off)."""
+    for test in pw.POWER_TESTS:
+        got = stats.pvalue_table(n1, n2, test)
+        assert got.shape == (n1 + 1, n2 + 1) and not got.flags.writeable
+        np.testing.assert_array_equal(got, stats.pvalue_table(n2, n1, test).T)
+        direct = pw._compute_table(n1, n2, "chi2" if test == "z" else test)
+        if test == "fisher":
+            np.testing.assert_allclose(got, direct, rtol=1e-13, atol=0)
+        else:
+            np.testing.assert_array_equal(got, direct)
+
+
 def test_tables_are_read_only_and_cached():
     t = stats.pvalue_table(30, 31, "fisher")
     assert t is stats.pvalue_table(30, 31, "fisher")
