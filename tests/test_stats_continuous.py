@@ -395,3 +395,20 @@ def test_results_print_and_turn_into_plain_python(fits):
     np.testing.assert_allclose(np.diag(fit.correlation), 1)
     with pytest.raises(ValueError, match="visit must be one of"):
         fit.at(50)
+
+
+def test_models_do_not_load_the_statsmodels_api_namespace():
+    """GEE and ANCOVA use statsmodels' classes from their modules: ``statsmodels.api``
+    (time series, graphics, datasets: ~0.5 s on first use) stays unloaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import pandas as pd; from trialkit.stats import continuous as C; "
+        f"d = pd.read_csv({str(MMRM / 'hba1c_canonical.csv')!r}, keep_default_na=False); "
+        f"C.gee(d, visits={POST}); C.ancova(d, 'HBA1C', 48); "
+        "print('statsmodels.api' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
