@@ -310,3 +310,67 @@ def test_events_are_attributed_to_the_infusion_before_them():
 def test_stats_reexports_safety():
     assert stats.incidence_table is safety.incidence_table
     assert stats.rule_of_three is safety.rule_of_three
+
+
+# --------------------------------------------------------------------------- vectorized == before
+@pytest.fixture(scope="module")
+def synthetic() -> dict[str, pd.DataFrame]:
+    from trialkit import cohort, derive
+
+    data = cohort.load("")
+    return {
+        **data,
+        "ADEX": derive.derive_adex(data["ADEX"]),
+        "ADLB": derive.derive_adlb(data["ADLB"]),
+    }
+
+
+def test_incidence_table_equals_the_line_by_line_reference(synthetic):
+    # masks over one set of event arrays, each 2 x 2 table compared once, against the
+    # implementation that built a frame per line (tests/safety_reference.py)
+    from safety_reference import incidence_table_reference
+
+    adsl, adae = synthetic["ADSL"], synthetic["ADAE"]
+    te = adae[adae["TRTEMFL"] == "Y"]
+    gaps = adae.copy()
+    gaps.loc[gaps.index[:5], "AEDECOD"] = np.nan
+    for events in (adae, te[te["AREL"] == "RELATED"], te.iloc[:0], gaps, adae.iloc[::-1]):
+        for by in ("AEDECOD", ("AEBODSYS", "AEDECOD"), ["AESEV"]):
+            for kw in (
+                {"population": "RANDFL", "method": "newcombe"},
+                {"population": "FASFL", "method": "miettinen-nurminen", "alpha": 0.1},
+                {"treatment_emergent": False, "method": "wald"},
+            ):
+                got = safety.incidence_table(events, adsl, by=by, **kw)
+                ref = incidence_table_reference(events, adsl, by=by, **kw)
+                pd.testing.assert_frame_equal(got, ref, check_exact=True)
+                assert got.attrs == ref.attrs
+
+
+def test_infusion_days_and_periods_equal_the_per_patient_reference(synthetic):
+    # every patient x infusion and every event at once, against the loops they replaced
+    from safety_reference import add_infusion_period_reference, infusion_days_reference
+
+    adsl, adae, adex = synthetic["ADSL"], synthetic["ADAE"], synthetic["ADEX"]
+    strangers = adae.assign(USUBJID=adae["USUBJID"].where(adae.index % 7 != 0, "NOBODY"))
+    for visits in (
+        adex,
+        synthetic["ADLB"],
+        adex.iloc[::3],
+        adex[adex["AVISITN"] != 4],
+        adex.iloc[:0],
+    ):
+        for weeks, population in (
+            ((0, 4, 8), "RANDFL"),
+            ((0, 4), "FASFL"),
+            ((0, 4, 8, 12), "PPSFL"),
+        ):
+            days = safety.infusion_days(adsl, visits, weeks, population)
+            ref = infusion_days_reference(adsl, visits, weeks, population)
+            pd.testing.assert_frame_equal(days, ref, check_exact=True)
+            for events in (adae, adae.sample(frac=1, random_state=2), strangers, adae.iloc[:0]):
+                for window in (1, 28, 60):
+                    got = safety.add_infusion_period(events, days, window)
+                    want = add_infusion_period_reference(events, ref, window)
+                    pd.testing.assert_frame_equal(got, want, check_exact=True)
+                    assert got.attrs == want.attrs

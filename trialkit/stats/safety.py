@@ -22,8 +22,9 @@ placebo, so a positive risk difference means more events under cells.
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -289,28 +290,20 @@ def _row(
     label: str,
     level: int,
     keys: dict[str, str],
-    events: pd.DataFrame,
-    at_risk: dict[str, int],
-    method: str,
-    alpha: float,
+    counts: dict[str, tuple[int, int, int]],
+    compare: Callable[[int, int, int, int], tuple[float, float, float, float]],
 ) -> dict[str, Any]:
+    """One line of the incidence table from ``counts[arm] = (patients, at risk, events)``."""
     out: dict[str, Any] = {"term": label, "level": level, **keys}
-    counts = {}
     for arm in ARMS:
-        mine = events.loc[events["ARM"] == arm]
-        x, n = int(mine["USUBJID"].nunique()), at_risk[arm]
-        counts[arm] = (x, n)
+        x, n, events = counts[arm]
         out[f"{arm} n"] = x
         out[f"{arm} N"] = n
         out[f"{arm} %"] = 100 * x / n if n else math.nan
-        out[f"{arm} events"] = len(mine)
-    (x1, n1), (x2, n2) = counts[ARMS[0]], counts[ARMS[1]]
-    if n1 and n2:
-        rd = risk_difference(x1, n1, x2, n2, method=method, alpha=alpha)
-        out.update(RD=rd.estimate, **{"RD low": rd.low, "RD high": rd.high})
-        out["p"] = fisher_test(x1, n1, x2, n2).p
-    else:
-        out.update(RD=math.nan, **{"RD low": math.nan, "RD high": math.nan}, p=math.nan)
+        out[f"{arm} events"] = events
+    (x1, n1, _), (x2, n2, _) = counts[ARMS[0]], counts[ARMS[1]]
+    rd, low, high, p = compare(x1, n1, x2, n2) if n1 and n2 else (math.nan,) * 4
+    out.update(RD=rd, **{"RD low": low, "RD high": high}, p=p)
     return out
 
 
@@ -366,25 +359,43 @@ def incidence_table(
         _need(adae, ["TRTEMFL"], "ADAE", "treatment_emergent")
         ev = ev.loc[ev["TRTEMFL"] == "Y"]
     ev = ev.merge(pop, on="USUBJID", how="inner")
-    for col in levels:
-        ev[col] = ev[col].astype("str")
+    # arrays: a line of the table is a mask over the events (no frame per line)
+    patient = pd.factorize(ev["USUBJID"])[0]
+    arm = ev["ARM"].to_numpy()
+    level_values = {col: ev[col].astype("str").to_numpy() for col in levels}
+    in_arm = {a: arm == a for a in ARMS}
+
+    def patients(mask: np.ndarray) -> int:
+        return len(np.unique(patient[mask]))
+
+    def counts(mask: np.ndarray) -> dict[str, tuple[int, int, int]]:
+        return {
+            a: (patients(mask & in_arm[a]), at_risk[a], int((mask & in_arm[a]).sum())) for a in ARMS
+        }
+
+    @functools.cache  # many lines share a 2 x 2 table (1/45 vs 0/46 ...): compare each once
+    def compare(x1: int, n1: int, x2: int, n2: int) -> tuple[float, float, float, float]:
+        rd = risk_difference(x1, n1, x2, n2, method=method, alpha=alpha)
+        return rd.estimate, rd.low, rd.high, fisher_test(x1, n1, x2, n2).p
 
     blank = dict.fromkeys(levels, "")
-    rows = [_row("Any adverse event", 0, blank, ev, at_risk, method, alpha)]
+    everything = np.ones(len(ev), dtype=bool)
+    rows = [_row("Any adverse event", 0, blank, counts(everything), compare)]
 
-    def nest(frame: pd.DataFrame, depth: int, keys: dict[str, str]) -> None:
+    def nest(within: np.ndarray, depth: int, keys: dict[str, str]) -> None:
         col = levels[depth]
-        sizes = frame.groupby(col)["USUBJID"].nunique()
-        order = sorted(sizes.index, key=lambda v: (-sizes[v], v))
-        for value in order:
-            sub = frame.loc[frame[col] == value]
+        values = level_values[col]
+        here_values = [v for v in pd.unique(values[within]) if not pd.isna(v)]
+        masks = {v: within & (values == v) for v in here_values}
+        sizes = {v: patients(m) for v, m in masks.items()}
+        for value in sorted(here_values, key=lambda v: (-sizes[v], v)):
             here = {**keys, col: value}
-            rows.append(_row(value, depth + 1, here, sub, at_risk, method, alpha))
+            rows.append(_row(value, depth + 1, here, counts(masks[value]), compare))
             if depth + 1 < len(levels):
-                nest(sub, depth + 1, here)
+                nest(masks[value], depth + 1, here)
 
     if len(ev):
-        nest(ev, 0, blank)
+        nest(everything, 0, blank)
     table = pd.DataFrame(rows)
     table.attrs.update(
         synthetic=_is_synthetic(adae, adsl),
@@ -428,23 +439,29 @@ def infusion_days(
     v = visits.loc[visits["USUBJID"].isin(pop["USUBJID"]), ["USUBJID", "AVISITN", "ADY"]]
     at_visit = v.groupby(["USUBJID", "AVISITN"])["ADY"].min()
     last_week = v.groupby("USUBJID")["AVISITN"].max()
-    rows = []
-    for subj, arm in pop.itertuples(index=False):
-        for k, w in enumerate(weeks, start=1):
-            if k == 1:
-                day, src = 1, "day 1"
-            elif (subj, w) in at_visit.index:
-                day, src = int(at_visit[(subj, w)]), "visit"
-            elif subj in last_week.index and last_week[subj] > w:
-                day, src = int(target_day(w)), "nominal"
-            else:
-                break
-            rows.append((subj, arm, k, w, day, src))
-    cols = ["USUBJID", "ARM", "INFNUM", "INFWEEK", "INFDY", "INFSRC"]
-    out = pd.DataFrame(rows, columns=cols)
-    out["INFNUM"] = out["INFNUM"].astype("int64")
-    out["INFWEEK"] = out["INFWEEK"].astype("int64")
-    out["INFDY"] = out["INFDY"].astype("int64")
+    # every patient x infusion at once (rows in patient order, then infusion order)
+    k = len(weeks)
+    subj = np.repeat(pop["USUBJID"].to_numpy(), k)
+    week = np.tile(np.asarray(weeks, dtype=np.int64), len(pop))
+    num = np.tile(np.arange(1, k + 1, dtype=np.int64), len(pop))
+    seen = at_visit.reindex(pd.MultiIndex.from_arrays([subj, week])).to_numpy(dtype=float)
+    later = last_week.reindex(subj).to_numpy(dtype=float) > week  # nan > w is False
+    first, at = num == 1, ~np.isnan(seen)
+    # an infusion is given if the patient has a record at its visit or after it; after
+    # the first one not given, none is
+    given = (first | at | later).reshape(-1, k).cumprod(axis=1).ravel().astype(bool)
+    day = np.where(first, 1, np.where(at, seen, target_day(week)))
+    src = np.where(first, "day 1", np.where(at, "visit", "nominal"))
+    out = pd.DataFrame(
+        {
+            "USUBJID": pd.array(subj[given], dtype="str"),
+            "ARM": pd.array(np.repeat(pop["ARM"].to_numpy(), k)[given], dtype="str"),
+            "INFNUM": num[given],
+            "INFWEEK": week[given],
+            "INFDY": day[given].astype("int64"),
+            "INFSRC": pd.array(src[given], dtype="str"),
+        }
+    )
     out.attrs["synthetic"] = _is_synthetic(adsl, visits)
     return out
 
@@ -476,29 +493,31 @@ def add_infusion_period(adae: pd.DataFrame, days: pd.DataFrame, window: int = 28
     if window < 1:
         raise ValueError(f"window must be at least 1 day, got {window}")
     last = int(days["INFNUM"].max()) if len(days) else 0
-    by_subj = {
-        s: (g["INFDY"].to_numpy(), g["INFNUM"].to_numpy())
-        for s, g in days.sort_values(["USUBJID", "INFNUM"]).groupby("USUBJID")
-    }
-    num, since, period = [], [], []
-    for subj, day in zip(adae["USUBJID"], adae["ASTDY"], strict=True):
-        infdy, infnum = by_subj.get(subj, (np.array([], int), np.array([], int)))
-        i = int(np.searchsorted(infdy, day, side="right"))
-        if i == 0:
-            num.append(0)
-            since.append(pd.NA)
-            period.append(0)
-            continue
-        d = int(day - infdy[i - 1])
-        num.append(int(infnum[i - 1]))
-        since.append(d)
-        before_next = i < len(infdy)  # another infusion followed: the period runs to it
-        period.append(int(infnum[i - 1]) if before_next or d < window else last + 1)
+    inf = days.sort_values(["USUBJID", "INFNUM"])
+    code, subjects = pd.factorize(inf["USUBJID"])  # sorted: each patient's rows together
+    # first row and number of infusions per patient; a last 0 for "no infusions" (-1)
+    start = np.append(np.searchsorted(code, np.arange(len(subjects))), 0)
+    given = np.append(np.bincount(code, minlength=len(subjects)), 0)
+    inf_day, inf_num = inf["INFDY"].to_numpy(dtype=float), inf["INFNUM"].to_numpy()
+    who = pd.Index(subjects).get_indexer(adae["USUBJID"])  # -1: a patient without infusions
+    day = adae["ASTDY"].to_numpy(dtype=float)
+    # infusions on or before each event's day: one search in the (patient, day) order,
+    # both keyed as patient * span + day (exact in float64 for study days)
+    low = min(inf_day.min(initial=0), day.min(initial=0))
+    span = max(inf_day.max(initial=0), day.max(initial=0)) - low + 1
+    found = np.searchsorted(code * span + (inf_day - low), who * span + (day - low), "right")
+    i = np.where(who >= 0, found - start[who], 0)  # 0: before the patient's first infusion
+    prev = np.where(i > 0, start[who] + i - 1, 0)
+    num = np.where(i > 0, inf_num[prev] if len(inf) else 0, 0)
+    since = np.where(i > 0, day - (inf_day[prev] if len(inf) else 0), np.nan)
+    before_next = i < given[who]  # another infusion followed: the period runs to it
+    period = np.where(i == 0, 0, np.where(before_next | (since < window), num, last + 1))
+    labels = {k: _period_label(k, last, window) for k in np.unique(period).tolist()}
     out = adae.copy()
     out["INFNUM"] = pd.array(num, dtype="int64")
     out["AINFDY"] = pd.array(since, dtype="Int64")
     out["APERIODN"] = pd.array(period, dtype="int64")
-    out["APERIOD"] = pd.array([_period_label(k, last, window) for k in period], dtype="str")
+    out["APERIOD"] = pd.array([labels[k] for k in period.tolist()], dtype="str")
     out.attrs = dict(adae.attrs)
     out.attrs["infusion_window"] = window
     return out
