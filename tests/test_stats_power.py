@@ -209,6 +209,19 @@ def test_type1_error_matches_r():
     assert stats.type1_error(11 / 89, 45, 44, "chi2").p_at_max == pytest.approx(0.5, abs=1e-4)
 
 
+def test_size_on_the_shared_grid_equals_the_size_computed_per_test():
+    """type1_error's binomial matrices on its grid of rates are computed once for all
+    tests (cached, read-only); the sizes equal those computed afresh for each test."""
+    pis, b1, b2 = pw._size_grid(45, 44, 1999)
+    assert not (pis.flags.writeable or b1.flags.writeable or b2.flags.writeable)
+    np.testing.assert_array_equal(pis, np.arange(1, 2000) / 2000)
+    for test in pw.POWER_TESTS:
+        reject = pw._reject(45, 44, test, 0.05)
+        np.testing.assert_array_equal(
+            pw._size_of(b1, reject, b2), pw._size(45, 44, reject, np.arange(1, 2000) / 2000)
+        )
+
+
 def test_size_curve_is_the_power_at_equal_rates():
     curve = stats.size_curve(20, 25, tests=("fisher", "wald"), p=[0.1, 0.5])
     for r in curve.itertuples():

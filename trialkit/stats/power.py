@@ -40,6 +40,7 @@ events), as ``trialkit.stats.chi2_test`` does. Checked against R (enumeration wi
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections import OrderedDict
@@ -583,7 +584,23 @@ def power_curve(
 
 # =========================================================================== type I error
 def _size(n1: int, n2: int, reject: np.ndarray, p: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,jk,ik->i", _binom_matrix(p, n1), reject, _binom_matrix(p, n2))
+    return _size_of(_binom_matrix(p, n1), reject, _binom_matrix(p, n2))
+
+
+def _size_of(b1: np.ndarray, reject: np.ndarray, b2: np.ndarray) -> np.ndarray:
+    """Size at each common rate, from the binomial matrices of both arms at those rates."""
+    return np.einsum("ij,jk,ik->i", b1, reject, b2)
+
+
+@functools.lru_cache(maxsize=8)
+def _size_grid(n1: int, n2: int, grid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``type1_error``'s grid of common rates and both arms' binomial matrices there,
+    computed once for every test (read-only)."""
+    pis = np.arange(1, grid + 1) / (grid + 1)
+    out = (pis, _binom_matrix(pis, n1), _binom_matrix(pis, n2))
+    for a in out:
+        a.flags.writeable = False
+    return out
 
 
 def type1_error(
@@ -606,8 +623,8 @@ def type1_error(
     grid = _check_n("grid", grid, low=3)
     reject = _reject(n1, n2, test, alpha)
     size_at = float(_size(n1, n2, reject, np.array([p]))[0])
-    pis = np.arange(1, grid + 1) / (grid + 1)
-    values = _size(n1, n2, reject, pis)
+    pis, b1, b2 = _size_grid(n1, n2, grid)
+    values = _size_of(b1, reject, b2)
     k = int(np.argmax(values))
     best_p, best = float(pis[k]), float(values[k])
     lo, hi = pis[max(k - 1, 0)], pis[min(k + 1, grid - 1)]
@@ -639,8 +656,9 @@ def size_curve(
     pis = np.linspace(0.001, 0.999, 999) if p is None else np.asarray(p, float)
     for v in pis:
         _check_rate("p", float(v))
+    b1, b2 = _binom_matrix(pis, n1), _binom_matrix(pis, n2)  # shared by the tests
     frames = [
-        pd.DataFrame({"test": t, "p": pis, "size": _size(n1, n2, _reject(n1, n2, t, alpha), pis)})
+        pd.DataFrame({"test": t, "p": pis, "size": _size_of(b1, _reject(n1, n2, t, alpha), b2)})
         for t in tests
     ]
     return pd.concat(frames, ignore_index=True)
