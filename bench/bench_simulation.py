@@ -20,7 +20,8 @@
   git; skipped without git), cold p-value tables, CPU seconds (best of ``REPEAT``): a
   Fisher table (all column totals at once vs one at a time), the exact sample sizes
   (6 methods x 2 powers), the power grid (3 arm sizes x 7 effects x 2 tests x 20,000
-  trials) and the exact power of its 42 points with dropout.
+  trials), the exact power of its 42 points with dropout, and the exact type I error of
+  the five tests with the size curves of section 4.
 """
 
 from __future__ import annotations
@@ -126,6 +127,13 @@ def _notebook_09() -> dict:
                 for t in ("fisher", "chi2"):
                     pw.exact_power(probs[e][0], n1, probs[e][1], n2, t, dropout=dropout)
 
+    def type1(pw):
+        if hasattr(pw, "_size_grid"):  # its grid's binomial matrices, cached since PERF
+            pw._size_grid.cache_clear()
+        for t in pw.POWER_TESTS:
+            pw.type1_error(11 / 89, 45, 44, t)
+        pw.size_curve(45, 44, tests=("fisher", "chi2", "chi2_yates", "wald"))
+
     jobs = {
         "Fisher table 45 x 44": (
             lambda: power._fisher_table(45, 44),
@@ -146,6 +154,10 @@ def _notebook_09() -> dict:
         "exact power with dropout, 42 points": (
             cold(power, lambda: exact(power)),
             cold(old_power, lambda: exact(old_power)),
+        ),
+        "type I error (5 tests) and size curves": (
+            cold(power, lambda: type1(power)),
+            cold(old_power, lambda: type1(old_power)),
         ),
     }
     print(f"  notebook 09 (cold tables; CPU, best of {REPEAT}):")
