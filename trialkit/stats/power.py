@@ -44,8 +44,9 @@ import functools
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final
 
 import numpy as np
@@ -521,14 +522,15 @@ def exact_power(
     )
 
 
-def _analysed_support(n: int, keep: float) -> dict[int, float]:
+@functools.lru_cache(maxsize=64)
+def _analysed_support(n: int, keep: float) -> Mapping[int, float]:
     """Analysed counts a >= 1 and their Binomial(n, keep) probabilities, leaving out the
-    least likely counts whose probabilities add up to at most 1e-10."""
+    least likely counts whose probabilities add up to at most 1e-10 (cached, read-only)."""
     w = sps.binom.pmf(np.arange(n + 1), n, keep)
     order = np.argsort(w)
     dropped = order[np.cumsum(w[order]) <= 1e-10]
     keepers = np.setdiff1d(np.arange(1, n + 1), dropped)
-    return {int(a): float(w[a]) for a in keepers}
+    return MappingProxyType({int(a): float(w[a]) for a in keepers})
 
 
 def exact_power_grid(
