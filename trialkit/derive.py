@@ -254,7 +254,7 @@ def _fmt(x: float, decimals: int = 0) -> str:
 
 def _criterion(
     data: pd.DataFrame,
-    pop: pd.DataFrame,
+    pop: dict[str, np.ndarray],
     *,
     paramcd: str,
     srcdom: str,
@@ -263,7 +263,8 @@ def _criterion(
     visit: int,
     missing: str,
 ) -> dict[str, np.ndarray]:
-    """One criterion for every subject of ``pop``: the record that decides it, and Y/N.
+    """One criterion for every subject of ``pop`` (USUBJID and ARM arrays): the record
+    that decides it, and Y/N.
 
     Columns as arrays in ``pop`` order (AVALC, DTYPE, SRCDOM, SRCPARAM, SRCVISIT, SRCADY,
     SRCVAL, BASE, PCHG). The deciding record of a subject is the first of: the analysis
@@ -395,7 +396,9 @@ def responders(
         raise ValueError(f"insulin_reduction={insulin_reduction!r}: expected a percent >= 0")
     flag = POPULATIONS[population]
     _need(adsl, ["USUBJID", "ARM", flag], "responders")
-    pop = adsl.loc[adsl[flag] == "Y", ["USUBJID", "ARM"]].reset_index(drop=True)
+    chosen = adsl[flag].to_numpy() == "Y"
+    pop = {c: adsl[c].to_numpy()[chosen] for c in ("USUBJID", "ARM")}  # in ADSL order
+    n = len(pop["USUBJID"])
 
     cut, red = float(hba1c_cutoff), float(insulin_reduction)
     if strict:
@@ -422,12 +425,12 @@ def responders(
     both = {
         "AVALC": np.where((a == "") | (b == ""), "", np.where((a == "Y") & (b == "Y"), "Y", "N")),
         "DTYPE": [_join(x, y, "+") for x, y in zip(hb["DTYPE"], ins["DTYPE"], strict=True)],
-        "SRCDOM": np.full(len(pop), "ADRESP"),
-        "SRCPARAM": np.full(len(pop), "HBA1CLT7+INSRED50"),
+        "SRCDOM": np.full(n, "ADRESP"),
+        "SRCPARAM": np.full(n, "HBA1CLT7+INSRED50"),
         "SRCVISIT": [
             _join(x, y, " + ") for x, y in zip(hb["SRCVISIT"], ins["SRCVISIT"], strict=True)
         ],
-        **{col: np.full(len(pop), np.nan) for col in ("SRCADY", "SRCVAL", "BASE", "PCHG")},
+        **{col: np.full(n, np.nan) for col in ("SRCADY", "SRCVAL", "BASE", "PCHG")},
     }
 
     rule = MISSING_RULES[missing]
@@ -446,12 +449,11 @@ def responders(
         parts = [np.asarray(part[col], dtype=dtype) for part in (hb, ins, both)]
         return np.column_stack(parts).ravel()
 
-    n = len(pop)
     avalc = stacked("AVALC")
     out = pd.DataFrame(
         {
-            "USUBJID": pd.array(np.repeat(pop["USUBJID"].to_numpy(), 3), dtype="str"),
-            "ARM": pd.array(np.repeat(pop["ARM"].to_numpy(), 3), dtype="str"),
+            "USUBJID": pd.array(np.repeat(pop["USUBJID"], 3), dtype="str"),
+            "ARM": pd.array(np.repeat(pop["ARM"], 3), dtype="str"),
             "PARAMCD": pd.array(np.tile(list(params), n), dtype="str"),
             "PARAM": pd.array(np.tile(list(params.values()), n), dtype="str"),
             "AVALC": pd.array(avalc, dtype="str"),
@@ -477,7 +479,7 @@ def responders(
 
 
 def _responder_warnings(
-    pop: pd.DataFrame,
+    pop: dict[str, np.ndarray],
     hb: dict[str, np.ndarray],
     ins: dict[str, np.ndarray],
     population: str,
