@@ -225,10 +225,17 @@ def _load_cached(path: str, mtime: int, size: int) -> pd.DataFrame:
 
 
 @functools.lru_cache(maxsize=8)
-def _rows_cached(path: str, mtime: int, size: int) -> dict[str, pd.Series]:
-    """Each fact's row by id (callers copy), for look-ups without scanning the table."""
-    df = _load_cached(path, mtime, size)
-    return {ident: df.iloc[i] for i, ident in enumerate(df["id"])}
+def _positions_cached(path: str, mtime: int, size: int) -> dict[str, int]:
+    """Each fact's row number by id, for look-ups without scanning the table."""
+    return {ident: i for i, ident in enumerate(_load_cached(path, mtime, size)["id"])}
+
+
+@functools.lru_cache(maxsize=2048)
+def _row_cached(path: str, mtime: int, size: int, ident: str) -> pd.Series | None:
+    """The row of fact ``ident`` (callers copy), or None; built once per id and file
+    version (a row of mixed columns is slow to take from the table)."""
+    i = _positions_cached(path, mtime, size).get(ident)
+    return None if i is None else _load_cached(path, mtime, size).iloc[i]
 
 
 @functools.lru_cache(maxsize=8)
@@ -391,7 +398,7 @@ def _listing(rows: pd.DataFrame) -> str:
 def row(id: str, path: str | Path | None = None) -> pd.Series:
     """The full row of fact ``id`` (all columns, including ``note``)."""
     key = _key(path)
-    hit = _rows_cached(*key).get(id) if isinstance(id, str) else None
+    hit = _row_cached(*key, id) if isinstance(id, str) else None
     if hit is None:
         df = _load_cached(*key)
         near = difflib.get_close_matches(str(id), df["id"].tolist(), n=5)
