@@ -97,3 +97,18 @@ def test_holm_is_statsmodels_multipletests():
     assert gc.get_freeze_count() == 0  # the freeze is undone
     with pytest.raises(ValueError, match="p-values"):
         stats.holm([0.5, 1.5])
+
+
+def test_ttest_from_summary_is_scipy_on_a_grid_item_by_item():
+    """Notebook 02 scans arm sizes x rounding corners with scipy's ttest_ind_from_stats on
+    the whole grid at once; stats.ttest_from_summary gives the same p, bit for bit."""
+    import itertools
+
+    corners = np.array(list(itertools.product((7.515, 7.525), (1.065, 1.075),
+                                              (8.185, 8.195), (1.015, 1.025))))  # fmt: skip
+    sizes = np.arange(10, 47)[:, None]
+    m1, s1, m2, s2 = corners.T
+    grid = sps.ttest_ind_from_stats(m2, s2, sizes, m1, s1, sizes).pvalue
+    for i, n in enumerate(sizes[:, 0]):
+        for j, (a, b, c, d) in enumerate(corners):
+            assert grid[i, j] == stats.ttest_from_summary(c, d, int(n), a, b, int(n)).p
