@@ -216,3 +216,28 @@ def test_record_converts_to_json_and_refuses_what_it_cannot_store():
         record("t.bad", object())
     with pytest.raises(ValueError, match="record key"):
         record("has space", 1)
+
+
+def test_runner_kernels_freeze_what_each_cell_leaves_and_add_no_names(tmp_path):
+    """A runner kernel moves what a cell leaves alive to the permanent generation after the
+    cell (full collections then skip it), without a trace in the notebook's namespace."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import gc\nbefore = gc.get_freeze_count()"),
+        nbformat.v4.new_code_cell(
+            "print(before > 0, gc.get_freeze_count() >= before, "
+            "sorted(k for k in globals() if not k.startswith('_')))"
+        ),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm = run._import_papermill()
+    done = pm.execute_notebook(
+        str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
+        kernel_manager_class=run._ipc_kernel_manager({}), shutdown_kernel="immediate",
+    )  # fmt: skip
+    assert [c.execution_count for c in done.cells] == [1, 2]
+    names = ["In", "Out", "before", "exit", "gc", "get_ipython", "open", "quit"]
+    assert done.cells[1].outputs[0]["text"] == f"True True {names}\n"

@@ -1659,8 +1659,10 @@ def correlation_maps(
         ax.set_title(name, fontsize=9.5)
         ax.set_xlabel("visit (week)", fontsize=8.5)
     axes[0, 0].set_ylabel("visit (week)", fontsize=8.5)
+    # the colour bar inside the last map's layout box, so the figure's layout makes room
+    scale = axes[0, -1].inset_axes((1.06, 0.1, 0.05, 0.8))
+    fig.colorbar(image, cax=scale, label="correlation")
     _caption_figure(fig, note, synthetic, title=title)
-    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="correlation")
     return axes[0]
 
 
