@@ -161,7 +161,7 @@ def test_estimates_of_the_defaults_are_minutes_not_hours():
 
 def test_an_hours_long_run_is_refused_unless_allowed(monkeypatch):
     monkeypatch.delenv(params.ALLOW_LONG_ENV, raising=False)
-    slow = {"sim_trials": 100_000, "sim_mmrm": True}
+    slow = {"sim_trials": 100_000, "sim_mmrm": True, "sim_imputations": 1000}
     seconds = params.estimate_seconds("07_missing_data_and_estimands", slow)
     assert seconds > 3600  # hours (the review measured 33 h before 07 was vectorized)
     with pytest.raises(params.ParameterError) as err:
@@ -176,14 +176,23 @@ def test_an_hours_long_run_is_refused_unless_allowed(monkeypatch):
 @pytest.mark.parametrize(
     "notebook, values",
     [
-        ("09_power_and_sample_size", {"n_sim": 10_000_000}),
-        ("07_missing_data_and_estimands", {"sim_trials": 100_000, "n_imputations": 10_000}),
+        ("07_missing_data_and_estimands", {"sim_trials": 100_000, "sim_imputations": 1000}),
+        ("07_missing_data_and_estimands", {"n_imputations": 10_000, "delta_step": 0.01,
+                                           "delta_max": 20.0}),
     ],
-)
+)  # fmt: skip
 def test_other_long_runs_are_refused(notebook, values, monkeypatch):
     monkeypatch.delenv(params.ALLOW_LONG_ENV, raising=False)
     with pytest.raises(params.ParameterError, match="would run for about"):
         params.validate(notebook, values)
+
+
+def test_the_largest_simulation_of_notebook_09_is_minutes_since_vectorized(monkeypatch):
+    """n_sim at its upper bound (10 million trials per scenario): about 2 minutes, run."""
+    monkeypatch.delenv(params.ALLOW_LONG_ENV, raising=False)
+    largest = {"n_sim": params.SPECS["09_power_and_sample_size"]["n_sim"].high}
+    assert 60 < params.estimate_seconds("09_power_and_sample_size", largest) < 600
+    params.validate("09_power_and_sample_size", largest)
 
 
 def test_the_runner_prints_the_estimate_and_refuses_before_running(tmp_path, capsys, monkeypatch):

@@ -271,7 +271,7 @@ SPECS: dict[str, dict[str, Param]] = {
         ),
         "ensemble_size": Param(
             200,
-            "reconstructions analysed for the HbA1c posterior (about 30 ms each)",
+            "reconstructions analysed for the HbA1c posterior (about 1.2 ms each, cached)",
             low=10,
             high=20_000,
         ),
@@ -370,7 +370,7 @@ SPECS: dict[str, dict[str, Param]] = {
         ),
         "sim_imputations": Param(10, "imputations per simulated trial", low=2, high=1000),
         "sim_mmrm": Param(
-            False, "also fit the MMRM in every simulated trial (about 0.1 s per trial)"
+            False, "also fit the MMRM in every simulated trial (about 0.06 s per trial)"
         ),
     },
     "08_safety": {
@@ -436,7 +436,7 @@ SPECS: dict[str, dict[str, Param]] = {
     "03_synthetic_patients": {
         "seed": Param(0, "seed of the reconstruction and of the ensemble", low=0),
         "ensemble_size": Param(
-            300, "reconstructions in the ensemble (about 2 ms each, cached)", low=10, high=20_000
+            300, "reconstructions in the ensemble (about 1.2 ms each, cached)", low=10, high=20_000
         ),
         "jobs": Param(0, "worker processes for the ensemble; 0: every core", low=0, high=256),
         "reading": Param(
@@ -722,28 +722,30 @@ def estimate_seconds(notebook: str, values: Mapping[str, Any]) -> float:
     """Rough wall time of one notebook, in seconds, from its parameters.
 
     A fixed part plus the parts that grow with the simulation sizes, calibrated on the
-    runner's measured times with the defaults (``reports/NAME.json`` ``seconds``, two
-    cores shared with other work, November 2026: 01 6 s, 03 31 s, 07 17 s, 09 33 s,
-    10 13 s) and on the per-unit costs in the parameters' help (07: about 2 ms per
-    simulated trial after vectorization, 0.1 s more with ``sim_mmrm``). Good to a factor
-    of about 2-3: enough to tell minutes from hours.
+    runner's measured times (one notebook at a time, a 2-core machine, November 2026, after
+    issue 12's vectorization): with the defaults 01 3.8 s, 03 5.0 s, 07 5.1 s, 09 4.9 s,
+    10 4.4 s; and with each size raised: 01 n_sequences 200,000: 7.0 s; 03 ensemble_size
+    3,000 (not cached): 8.1 s; 07 sim_trials 3,000: 8.5 s, n_imputations 1,000: 6.1 s,
+    sim_imputations 100: 11.8 s, sim_mmrm with 60 trials: 8.2 s; 09 n_sim 200,000: 7.0 s;
+    10 ensemble_size 2,000 with mc_draws 4,000,000: 9.0 s. Good to a factor of about 2:
+    enough to tell minutes from hours.
     """
     v = {**{n: p.default for n, p in SPECS.get(notebook, {}).items()}, **values}
     if notebook == "01_trial_design":
-        return 4.0 + 1e-4 * v["n_sequences"]
+        return 3.5 + 1.8e-5 * v["n_sequences"]
     if notebook == "03_synthetic_patients":
-        return 16.0 + 0.003 * v["ensemble_size"]  # trialkit.ensemble: ~1.5-3 ms per member
+        return 4.5 + 1.2e-3 * v["ensemble_size"]  # trialkit.ensemble, not cached: ~1.2 ms each
     if notebook == "07_missing_data_and_estimands":
         n_delta = v["delta_max"] / v["delta_step"] + 1
-        grid = v["n_imputations"] * (2 * n_delta + 3 * n_delta) * 4e-4
+        grid = v["n_imputations"] * (2 * n_delta + 3 * n_delta) * 1.1e-5
         slow_test = v["responder_test"] in ("barnard", "boschloo")
         tests = 0.05 * (2 * v["n_imputations"] + 100) if slow_test else 0.0
-        per_trial = 0.001 + 0.0002 * v["sim_imputations"] + (0.1 if v["sim_mmrm"] else 0.0)
+        per_trial = 0.0005 + 0.0002 * v["sim_imputations"] + (0.06 if v["sim_mmrm"] else 0.0)
         return 4.0 + grid + tests + v["sim_trials"] * per_trial
     if notebook == "09_power_and_sample_size":
-        return 5.0 + 1.4e-3 * v["n_sim"]
+        return 4.7 + 1.2e-5 * v["n_sim"]
     if notebook == "10_bayesian_reanalysis":
-        return 6.0 + 0.003 * v["ensemble_size"] + 1.5e-6 * v["mc_draws"]
+        return 4.0 + 1.2e-3 * v["ensemble_size"] + 7e-7 * v["mc_draws"]
     return 5.0
 
 
