@@ -395,3 +395,17 @@ def test_patient_draws_identical_however_split():
     kw = dict(**GRID, draws="patients")
     one = studies.power_grid(**kw, workers=1, scheduler="local")
     pd.testing.assert_frame_equal(one, studies.power_grid(**kw, workers=2, batch=1))
+
+
+def test_no_progress_bar_when_the_environment_disables_tqdm(monkeypatch, capsys):
+    """The runner's kernels set TQDM_DISABLE: a rendered page shows no progress bar, even
+    for a study large enough to show one by default (notebook 09: 420,000 trials)."""
+    kwargs = {"rates": [(0.2, 0.05)], "n_sim": 120_000, "seed": 1, "workers": 1}
+    monkeypatch.setenv("TQDM_DISABLE", "1")
+    quiet = studies.power_grid(**kwargs)
+    assert "simulated trials" not in capsys.readouterr().err
+    assert not studies.progress_wanted(True)
+    monkeypatch.delenv("TQDM_DISABLE")
+    loud = studies.power_grid(**kwargs)
+    assert "simulated trials" in capsys.readouterr().err  # the default above 100,000 trials
+    pd.testing.assert_frame_equal(quiet, loud)

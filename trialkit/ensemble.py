@@ -176,6 +176,9 @@ def _compute(
     scheduler: Any,
 ) -> list[dict[str, Any]]:
     """The rows of ``members`` (in order), batch by batch, here or elsewhere."""
+    from trialkit.studies import progress_wanted
+
+    progress = progress_wanted(progress)
     if progress:
         from tqdm.auto import tqdm
     else:  # tqdm.auto warns in a kernel without ipywidgets, even when disabled

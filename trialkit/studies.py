@@ -372,6 +372,14 @@ def _run_task(task: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 # =========================================================================== execution
+def progress_wanted(asked: bool) -> bool:
+    """Whether to show a progress bar: as ``asked``, except never when the environment says
+    ``TQDM_DISABLE`` (the runner sets it for its kernels: a rendered page shows no bar;
+    tqdm itself honours it only when ``disable`` is not passed)."""
+    off = os.environ.get("TQDM_DISABLE", "").strip().lower() in ("1", "true", "yes")
+    return bool(asked) and not off
+
+
 def _tqdm() -> Any:
     """tqdm's notebook widget where ipywidgets is installed, else the text bar (no warning)."""
     try:
@@ -566,7 +574,7 @@ def power_grid(
         for part in _batches(chunks, batch)
     ]
     total = n_sim * len(scenarios)
-    show = total > _PROGRESS_FROM if progress is None else bool(progress)
+    show = progress_wanted(total > _PROGRESS_FROM if progress is None else bool(progress))
     sums = {
         i: {
             "rejections": np.zeros(len(tests), dtype=np.int64),
