@@ -21,7 +21,7 @@ pytestmark = pytest.mark.notebooks
 
 NB = "03_synthetic_patients"
 ARMS = ("UC-MSC", "Placebo")
-K = TEST_PARAMETERS["ensemble_size"]
+K = TEST_PARAMETERS.get("ensemble_size", params.SPECS[NB]["ensemble_size"].default)
 
 #: Zang et al. 2022, abstract: every number a reconstruction is built to reproduce, as printed.
 PRINTED = {

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import TEST_PARAMETERS
 from scipy import stats as sps
 
 from trialkit import params, run
@@ -111,7 +112,8 @@ def test_09_assurance(nb09):
 
 def test_09_simulation_agrees_with_exact(nb09):
     sim = nb09["sim.power.cohort"]
-    assert sim["synthetic"] is True and sim["n_sim"] == 2000  # TEST_PARAMETERS
+    n_sim = TEST_PARAMETERS.get("n_sim", params.SPECS["09_power_and_sample_size"]["n_sim"].default)
+    assert sim["synthetic"] is True and sim["n_sim"] == n_sim
     assert abs(nb09["sim.z"]) < 4
     assert abs(sim["power"] - nb09["sim.power.binomial_equivalent"]) < 4 * sim["mc_se"]
     assert nb09["sim.grid.max_abs_z"] < 4.5  # 42 comparisons
