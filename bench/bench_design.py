@@ -16,13 +16,9 @@ seconds of this process (``time.process_time``, best of ``REPEAT``): the machine
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
+
+from common import cpu_best, module_at
 
 ROOT = Path(__file__).resolve().parent.parent
 #: the last commit before the speed work on notebook 01's computations
@@ -31,35 +27,6 @@ REPEAT = 3
 N = 91
 SCHEMES = {"simple": ("simple", ()), "blocks of 4": ("blocks", (4,)),
            "blocks of 4 or 6": ("blocks", (4, 6))}  # fmt: skip
-
-
-def _old_design(commit: str = BEFORE):
-    """``trialkit.stats.design`` of ``commit``, or None."""
-    if shutil.which("git") is None:
-        return None
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{commit}:trialkit/stats/design.py"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        return None
-    name = f"design_{commit}"
-    path = Path(tempfile.mkdtemp()) / f"{name}.py"
-    path.write_text(done.stdout)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _cpu(call, repeat: int = REPEAT) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.process_time()
-        call()
-        best = min(best, time.process_time() - t)
-    return best
 
 
 def _bands(mod) -> None:
@@ -79,15 +46,15 @@ def _summary(mod) -> None:
 def run() -> dict:
     from trialkit.stats import design as new
 
-    old = _old_design()
+    old = module_at(BEFORE, "trialkit/stats/design.py")
     result: dict = {}
     for name, job in (("273 exact distributions (bands)", _bands),
                       ("imbalance_summary, 3 x 20,000", _summary)):  # fmt: skip
-        now = _cpu(lambda job=job: job(new))
+        now = cpu_best(lambda job=job: job(new))
         line = f"{name:34s} now {1000 * now:8.1f} ms CPU"
         entry = {"now_s": now}
         if old is not None:
-            before = _cpu(lambda job=job: job(old))
+            before = cpu_best(lambda job=job: job(old))
             line += f"; before ({BEFORE}) {1000 * before:8.1f} ms: {before / now:5.1f} times faster"
             entry.update(before_s=before, ratio=before / now)
         print(line)

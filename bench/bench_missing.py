@@ -30,15 +30,11 @@ machine is shared, and wall time moves with the load of others. Notebook 07's re
 
 from __future__ import annotations
 
-import importlib.util
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import cpu_best, module_at
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "missing"
@@ -54,35 +50,6 @@ REPEAT = 3
 SETTINGS = dict(rate=0.3, slope=1.5, n_imputations=10, seed=2022)
 #: issue 12: notebook 07 renders in 21 s (multiple imputation and the dropout simulation)
 ISSUE_07_S = 21.0
-
-
-def _old_missing(commit: str = BEFORE):
-    """``trialkit.stats.missing`` of ``commit``, or None."""
-    if shutil.which("git") is None:
-        return None
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{commit}:trialkit/stats/missing.py"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        return None
-    name = f"missing_{commit}"
-    path = Path(tempfile.mkdtemp()) / f"{name}.py"
-    path.write_text(done.stdout)
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _cpu(call, repeat: int = REPEAT) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t = time.process_time()
-        call()
-        best = min(best, time.process_time() - t)
-    return float(best)
 
 
 def _per_trial_new(mod, n: int) -> float:
@@ -102,7 +69,7 @@ def _per_trial_new(mod, n: int) -> float:
         )  # fmt: skip
         for i in range(0, n, 50)
     ]
-    return _cpu(call, 1) / n
+    return cpu_best(call, 1) / n
 
 
 def _per_trial_old(mod, n: int) -> float:
@@ -114,7 +81,7 @@ def _per_trial_old(mod, n: int) -> float:
         )
         for i in range(n)
     ]
-    return _cpu(call, 1) / n
+    return cpu_best(call, 1) / n
 
 
 def run() -> dict:
@@ -122,7 +89,7 @@ def run() -> dict:
 
     from trialkit.stats import missing as new
 
-    old = _old_missing()
+    old = module_at(BEFORE, "trialkit/stats/missing.py")
     d = pd.read_csv(FIXTURES / "hba1c_dropout.csv").set_index("USUBJID")
     wide = d[["ARM", *[c for c in d.columns if c.startswith("W")]]]
     deltas = np.round(np.arange(0, 2.0 + 0.05, 0.1), 10)
@@ -132,11 +99,11 @@ def run() -> dict:
             lambda m: _per_trial_old(m, OLD_TRIALS),
         ),
         "multiple_imputation m=100": (
-            lambda m: _cpu(lambda: m.multiple_imputation(wide, 100, seed=1)),
+            lambda m: cpu_best(lambda: m.multiple_imputation(wide, 100, seed=1)),
         )
         * 2,
         "delta_adjusted 21 deltas, m=100": (
-            lambda m: _cpu(lambda: m.delta_adjusted(wide, deltas, 100, seed=1, shift="both")),
+            lambda m: cpu_best(lambda: m.delta_adjusted(wide, deltas, 100, seed=1, shift="both")),
         )
         * 2,
     }
@@ -181,7 +148,7 @@ def run() -> dict:
 
 def _since_perf(new) -> dict:
     """The speed-ups since ``PERF``: truth, simulation without truth, tipping grid."""
-    perf = _old_missing(PERF)
+    perf = module_at(PERF, "trialkit/stats/missing.py")
     if perf is None:
         return {}
 
@@ -190,16 +157,18 @@ def _since_perf(new) -> dict:
             mod._truth_cached.cache_clear()
             mod._truth((45, 46), 1.0, SETTINGS["seed"], 20_000)
 
-        return _cpu(call, 2)
+        return cpu_best(call, 2)
 
     def simulation(mod):
         mod._truth((45, 46), 1.0, SETTINGS["seed"], 20_000)  # cached: left out
-        return _cpu(lambda: mod.dropout_simulation(TRIALS, **SETTINGS))
+        return cpu_best(lambda: mod.dropout_simulation(TRIALS, **SETTINGS))
 
     jobs = {
         "truth, 20,000 trials": truth,
         f"dropout_simulation({TRIALS}), no truth": simulation,
-        "tipping grid 11 x 10, Fisher": lambda m: _cpu(lambda: m.responder_tipping_point(*GRID)),
+        "tipping grid 11 x 10, Fisher": (
+            lambda m: cpu_best(lambda: m.responder_tipping_point(*GRID))
+        ),
     }
     out = {}
     for name, fn in jobs.items():

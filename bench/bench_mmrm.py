@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import module_at
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "mmrm"
 REPEAT = 5
@@ -61,27 +63,6 @@ for (name in c("fev", "hba1c")) {
   cat(name, best, logLik(m), "\n")
 }
 """
-
-
-def _old_mmrm():
-    """``mmrm`` of commit ``BEFORE`` (from git), or None without git or that commit."""
-    import importlib.util
-
-    if shutil.which("git") is None:
-        return None
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{BEFORE}:trialkit/stats/continuous.py"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        return None
-    tmp = Path(tempfile.mkdtemp()) / "continuous_before.py"
-    tmp.write_text(done.stdout)
-    spec = importlib.util.spec_from_file_location("continuous_before", tmp)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["continuous_before"] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod.mmrm
 
 
 def _python(repeat: int, mmrm=None) -> tuple[dict[str, float], dict[str, float], float]:
@@ -140,7 +121,7 @@ def run() -> dict:
         print(f"trialkit.stats.mmrm   {name:6s} fit {1000 * t:8.1f} ms (best of {REPEAT})")
     print(f"trialkit.stats.mmrm   whole run {py_wall:6.2f} s")
     result: dict = {"python_fit_s": py_best, "python_wall_s": py_wall}
-    old = _old_mmrm()
+    old = module_at(BEFORE, "trialkit/stats/continuous.py", "continuous_before")
     old_best: dict[str, float] = {}
     if old is not None:
         old_best, old_ll, _ = _python(REPEAT, old)

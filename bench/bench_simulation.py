@@ -26,17 +26,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+from common import cpu_best, module_at
 from scipy import stats as sps
 
 N_VECTOR = 500_000  # trials for the vectorized engine (draws="counts")
@@ -64,41 +60,13 @@ def _loop_fisher(x: np.ndarray, a: np.ndarray) -> int:
     return rejections
 
 
-def _old_module(path: str, name: str):
-    """The module at ``path`` as of commit ``PERF``, or None without git."""
-    if shutil.which("git") is None:
-        return None
-    done = subprocess.run(
-        ["git", "-C", str(ROOT), "show", f"{PERF}:{path}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        return None
-    file = Path(tempfile.mkdtemp()) / f"{name}.py"
-    file.write_text(done.stdout)
-    spec = importlib.util.spec_from_file_location(name, file)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def _cpu(call, repeat: int = REPEAT) -> float:
-    best = np.inf
-    for _ in range(repeat):
-        t = time.process_time()
-        call()
-        best = min(best, time.process_time() - t)
-    return float(best)
-
-
 def _notebook_09() -> dict:
     """Notebook 09's computations now and at ``PERF`` (cold tables, CPU seconds)."""
     from trialkit import studies, trial_model
     from trialkit.stats import power
 
-    old_power = _old_module("trialkit/stats/power.py", f"power_{PERF}")
-    old_studies = _old_module("trialkit/studies.py", f"studies_{PERF}")
+    old_power = module_at(PERF, "trialkit/stats/power.py")
+    old_studies = module_at(PERF, "trialkit/studies.py")
     if old_power is None or old_studies is None:
         return {}
     old_studies._power = old_power  # the old study engine on the old tables
@@ -163,7 +131,7 @@ def _notebook_09() -> dict:
     print(f"  notebook 09 (cold tables; CPU, best of {REPEAT}):")
     out = {}
     for name, (now_fn, before_fn) in jobs.items():
-        now, before = _cpu(now_fn), _cpu(before_fn)
+        now, before = cpu_best(now_fn), cpu_best(before_fn)
         print(
             f"  {name:38s} now {1000 * now:8.1f} ms; before ({PERF}) {1000 * before:8.1f} ms: "
             f"{before / now:5.1f} times faster"
