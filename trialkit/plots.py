@@ -617,7 +617,7 @@ def _caption_figure(fig: Figure, note: str, synthetic: bool | str | None, title:
     bottom = getattr(fig, "_trialkit_caption_room", 0.0)  # an earlier caption's room
     if words:
         old = getattr(fig, "_trialkit_caption", None)
-        if old is not None:  # captioned again: the newest caption replaces the last one
+        if old is not None and old.figure is fig:  # captioned again: the newest replaces it
             old.remove()
         lines = _wrap_to_figure(fig, words, _CAPTION_PT)
         fig._trialkit_caption = fig.text(  # type: ignore[attr-defined]
