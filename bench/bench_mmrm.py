@@ -124,7 +124,7 @@ def run() -> dict:
     old = module_at(BEFORE, "trialkit/stats/continuous.py", "continuous_before")
     old_best: dict[str, float] = {}
     if old is not None:
-        old_best, old_ll, _ = _python(REPEAT, old)
+        old_best, old_ll, _ = _python(REPEAT, old.mmrm)
         for name, t in old_best.items():
             print(
                 f"before ({BEFORE})      {name:6s} fit {1000 * t:8.1f} ms (best of {REPEAT}); "
