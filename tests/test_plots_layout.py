@@ -179,3 +179,20 @@ def test_other_figures_and_other_set_ups_keep_ipythons_output(shell, monkeypatch
     plots.caption(ax, "A caption.", provenance="simulated")
     assert formatter.type_printers[Figure] is retina  # retina: left alone
     plt.close(fig)
+
+
+def test_a_figure_with_something_outside_gets_ipythons_tight_box(shell, monkeypatch):
+    """A title wider than its axes (long tick labels squeeze them) sticks out after the one
+    tight-layout pass: IPython's tight box then keeps all of it, as before."""
+    from PIL import Image
+
+    _ip, formatter, _default = shell
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.barh(["Pearson chi-square with Yates' correction, a long label"] * 1, [0.05])
+    ax.set_title("9/45 vs 2/44: the same data, seven tests, and a title longer than its axes")
+    plots.caption(ax, "A caption.", provenance="simulated")
+    draws = _count_draws(monkeypatch)
+    image = Image.open(io.BytesIO(base64.b64decode(formatter(fig))))
+    assert len(draws) > 1  # the one draw, then IPython's
+    assert image.size[0] > round(7 * fig.dpi)  # wider than the figure: the title is whole
+    plt.close(fig)

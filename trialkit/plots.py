@@ -692,10 +692,11 @@ def _wrap_to_figure(fig: Figure, words: str, size: float) -> str:
 def _one_draw_png(fig: Figure, fallback: Any) -> str | None:
     """A figure as base64 PNG for IPython, drawn once at its own size.
 
-    For figures laid out by ``caption`` (everything inside the figure, the layout done at
-    draw time): matplotlib's "tight" bounding box, IPython's default, would draw such a
-    figure twice more (once to find the box, once to lay it out) for the same picture.
-    Any other figure goes to IPython's own formatter (``fallback``).
+    For figures laid out by ``caption`` (the layout done at draw time): matplotlib's
+    "tight" bounding box, IPython's default, would draw such a figure twice more (once to
+    find the box, once to lay it out) for the same picture. What the one draw leaves
+    outside the figure (measured after it, without drawing again) sends the figure to
+    IPython's own formatter (``fallback``), as does any figure trialkit did not lay out.
     """
     import base64
     import io
@@ -704,6 +705,13 @@ def _one_draw_png(fig: Figure, fallback: Any) -> str | None:
         return fallback(fig)
     buf = io.BytesIO()
     fig.canvas.print_png(buf)
+    # tight layout is one pass: a title wider than its narrowed axes can still stick out;
+    # then the tight box (IPython's default) keeps all of it, as before
+    box = fig.get_tightbbox(fig.canvas.get_renderer())
+    width, height = fig.get_size_inches()
+    pixel = 1 / fig.dpi
+    if box.x0 < -pixel or box.y0 < -pixel or box.x1 > width + pixel or box.y1 > height + pixel:
+        return fallback(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
