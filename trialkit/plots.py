@@ -614,7 +614,7 @@ def _caption_figure(fig: Figure, note: str, synthetic: bool | str | None, title:
         fig.suptitle(title, fontsize=11)
     label = provenance_label(synthetic)
     words = " ".join(w for w in (label + "." if label else "", note) if w)
-    bottom = getattr(fig, "_trialkit_caption_room", 0.0)  # an earlier caption's room
+    bottom = _caption_room(fig)  # an earlier caption's, or none
     if words:
         old = getattr(fig, "_trialkit_caption", None)
         if old is not None and old.figure is fig:  # captioned again: the newest replaces it
@@ -631,11 +631,16 @@ def _caption_figure(fig: Figure, note: str, synthetic: bool | str | None, title:
         )
         height_pt = fig.get_figheight() * 72
         bottom = max(0.07, (lines.count("\n") + 1) * _CAPTION_PT * 1.25 / height_pt + 0.02)
-        fig._trialkit_caption_room = bottom  # type: ignore[attr-defined]
     top = 0.94 if fig.get_suptitle() else 1
     fig.set_layout_engine(_TightLayoutMeasuredOnce(rect=(0, bottom, 1, top)))
-    fig._trialkit_layout = True  # type: ignore[attr-defined]
     _use_one_draw_png()
+
+
+def _caption_room(fig: Figure) -> float:
+    """The share of the figure's height kept under the axes for a caption, or 0 (not laid
+    out by ``caption``): the bottom of the layout's ``rect``."""
+    engine = fig.get_layout_engine()
+    return engine.get()["rect"][1] if isinstance(engine, _TightLayoutMeasuredOnce) else 0.0
 
 
 _CAPTION_PT = 8  # caption font size, points
@@ -679,9 +684,9 @@ def _wrap_to_figure(fig: Figure, words: str, size: float) -> str:
     import textwrap
 
     from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextToPath
+    from matplotlib.textpath import text_to_path
 
-    width_pt, _, _ = TextToPath().get_text_width_height_descent(
+    width_pt, _, _ = text_to_path.get_text_width_height_descent(
         words, FontProperties(size=size), ismath=False
     )
     per_char = max(width_pt / max(len(words), 1), 1e-9)
@@ -701,7 +706,7 @@ def _one_draw_png(fig: Figure, fallback: Any) -> str | None:
     import base64
     import io
 
-    if not getattr(fig, "_trialkit_layout", False):
+    if not isinstance(fig.get_layout_engine(), _TightLayoutMeasuredOnce):
         return fallback(fig)
     buf = io.BytesIO()
     fig.canvas.print_png(buf)
