@@ -26,6 +26,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -102,36 +103,24 @@ def _notebook_09() -> dict:
             pw.type1_error(11 / 89, 45, 44, t)
         pw.size_curve(45, 44, tests=("fisher", "chi2", "chi2_yates", "wald"))
 
+    # name -> (the computation, given the power and studies modules; tables emptied first?)
     jobs = {
-        "Fisher table 45 x 44": (
-            lambda: power._fisher_table(45, 44),
-            lambda: old_power._fisher_table(45, 44),
-        ),
-        "Fisher table 98 x 98": (
-            lambda: power._fisher_table(98, 98),
-            lambda: old_power._fisher_table(98, 98),
-        ),
-        "sample sizes, 6 methods x 2 powers": (
-            cold(power, lambda: sample_sizes(power)),
-            cold(old_power, lambda: sample_sizes(old_power)),
-        ),
-        "power grid 3 x 7 x 2 x 20,000 trials": (
-            cold(power, lambda: grid(studies)),
-            cold(old_power, lambda: grid(old_studies)),
-        ),
-        "exact power with dropout, 42 points": (
-            cold(power, lambda: exact(power)),
-            cold(old_power, lambda: exact(old_power)),
-        ),
-        "type I error (5 tests) and size curves": (
-            cold(power, lambda: type1(power)),
-            cold(old_power, lambda: type1(old_power)),
-        ),
+        "Fisher table 45 x 44": (lambda pw, st: pw._fisher_table(45, 44), False),
+        "Fisher table 98 x 98": (lambda pw, st: pw._fisher_table(98, 98), False),
+        "sample sizes, 6 methods x 2 powers": (lambda pw, st: sample_sizes(pw), True),
+        "power grid 3 x 7 x 2 x 20,000 trials": (lambda pw, st: grid(st), True),
+        "exact power with dropout, 42 points": (lambda pw, st: exact(pw), True),
+        "type I error (5 tests) and size curves": (lambda pw, st: type1(pw), True),
     }
+    versions = {"now": (power, studies), "before": (old_power, old_studies)}
     print(f"  notebook 09 (cold tables; CPU, best of {REPEAT}):")
     out = {}
-    for name, (now_fn, before_fn) in jobs.items():
-        now, before = cpu_best(now_fn), cpu_best(before_fn)
+    for name, (job, empty_tables) in jobs.items():
+        seconds = {}
+        for when, (pw, st) in versions.items():
+            call = functools.partial(job, pw, st)
+            seconds[when] = cpu_best(cold(pw, call) if empty_tables else call)
+        now, before = seconds["now"], seconds["before"]
         print(
             f"  {name:38s} now {1000 * now:8.1f} ms; before ({PERF}) {1000 * before:8.1f} ms: "
             f"{before / now:5.1f} times faster"
