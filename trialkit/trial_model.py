@@ -420,6 +420,21 @@ def _endpoint_eval(
     d: Mapping[str, Any], effect: float, s: Mapping[str, Any]
 ) -> tuple[np.ndarray, np.ndarray]:
     """The counts of ``endpoint_counts`` for one effect, from ``_endpoint_draws``."""
+    _, resp = _endpoint_patients(d, effect, s)
+    return _per_arm(resp, d["n_uc"]), _per_arm(d["analysed"], d["n_uc"])
+
+
+def _per_arm(mask: np.ndarray, n_uc: int) -> np.ndarray:
+    """Per trial (row) the number of True in each arm: shape (k, 2), UC-MSC first."""
+    return np.column_stack([mask[:, :n_uc].sum(axis=1), mask[:, n_uc:].sum(axis=1)])
+
+
+def _endpoint_patients(
+    d: Mapping[str, Any], effect: float, s: Mapping[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per patient, for one effect, from ``_endpoint_draws``: the week-48 HbA1c (%, as
+    recorded) and whether the composite was met (analysed patients only); each of shape
+    (k, n), the UC-MSC patients first."""
     e = _facts()["eligibility"]
     f = _facts()
     n_uc = d["n_uc"]
@@ -446,9 +461,7 @@ def _endpoint_eval(
     ins_w48 = np.maximum(np.round(ins_base * (1 + pchg_cont / 100)), 0)
     pchg = 100.0 * (ins_w48 - ins_base) / ins_base
     resp = analysed & (hba1c_w48 < f["hba1c_threshold"]) & (pchg <= -f["insulin_threshold"])
-    x = np.column_stack([resp[:, :n_uc].sum(axis=1), resp[:, n_uc:].sum(axis=1)])
-    a = np.column_stack([analysed[:, :n_uc].sum(axis=1), analysed[:, n_uc:].sum(axis=1)])
-    return x, a
+    return hba1c_w48, resp
 
 
 def _responder_arrays(

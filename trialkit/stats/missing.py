@@ -1878,17 +1878,8 @@ def _truth_arms(
     s = _settings(None)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2**31,)))
     d = tm._endpoint_draws(rng, n_per_arm, k, s, 0.0)
-    resp, _ = tm._endpoint_eval(d, effect, s)
-    # the week-48 HbA1c of trial_model._draw_core (and _endpoint_eval), to the last bit
-    e, hb, dec = tm._facts()["eligibility"], s["hba1c_baseline"], s["lab_decimals"]
-    center, _ = tm._truncnorm_moments(hb["mean"], hb["sd"], *e["hba1c"])
-    eff = tm._effects(effect)["hba1c"]
-    base = d["hba1c_base"]
-    mu_h = np.where(np.arange(base.shape[1]) < n_per_arm[0], eff["UC-MSC"], eff["Placebo"])
-    slope = s["hba1c_change_baseline_slope"]
-    cont = base + (mu_h + slope * (base - center) + s["hba1c_change_sd"] * d["z_h"])
-    w48 = np.clip(tm._round(cont, dec["HBA1C"]), *s["hba1c_range"]["week48"])
-    return w48 - base, resp
+    w48, met = tm._endpoint_patients(d, effect, s)
+    return w48 - d["hba1c_base"], tm._per_arm(met, n_per_arm[0])
 
 
 def dropout_simulation(
