@@ -84,13 +84,19 @@ ADEX and ADAE is in ADSL.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping
+import hashlib
+import os
+import pickle
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
+
+if TYPE_CHECKING:  # pandera is imported the first time something validates
+    import pandera.pandas as pa
 
 __all__ = [
     "ARMS",
@@ -99,7 +105,8 @@ __all__ = [
     "KEYS",
     "LABELS",
     "RANGES",
-    "SCHEMAS",
+    "SCHEMAS",  # noqa: F822 - module __getattr__ builds it on first access
+    "SNAPSHOT_ENV",
     "UNITS",
     "VISITS",
     "VISIT_LABELS",
@@ -115,6 +122,7 @@ __all__ = [
     "warnings_of",
     "window",
     "window_week",
+    "write_snapshot",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -613,6 +621,8 @@ _PANDERA_DTYPE: dict[str, object] = {
 
 
 def _schema(name: str) -> pa.DataFrameSchema:
+    import pandera.pandas as pa
+
     cols = {
         col: pa.Column(
             _PANDERA_DTYPE[kind],
@@ -633,10 +643,24 @@ def _schema(name: str) -> pa.DataFrameSchema:
     )
 
 
-SCHEMAS: dict[str, pa.DataFrameSchema] = {name: _schema(name) for name in _COLUMNS}
-"""The contracts as pandera schemas (strict column sets; optional columns not required).
-They expect canonical dtypes; :func:`validate` gets a frame there first, with plain-word
-errors, then runs these."""
+_SCHEMAS: dict[str, pa.DataFrameSchema] = {}
+
+
+def _schemas() -> dict[str, pa.DataFrameSchema]:
+    """``SCHEMAS``, built (and pandera imported) on first use: importing this module, and
+    hence ``derive``, ``cohort``, ``stats``, costs no pandera."""
+    if not _SCHEMAS:
+        _SCHEMAS.update({name: _schema(name) for name in _COLUMNS})
+    return _SCHEMAS
+
+
+def __getattr__(name: str) -> Any:
+    """``SCHEMAS``: the contracts as pandera schemas (strict column sets; optional columns
+    not required). They expect canonical dtypes; :func:`validate` gets a frame there first,
+    with plain-word errors, then runs these. Built on first access (PEP 562)."""
+    if name == "SCHEMAS":
+        return _schemas()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------------------------
@@ -879,9 +903,11 @@ def _check(df: pd.DataFrame, name: str, source: str | None) -> tuple[pd.DataFram
     order = [c for c in spec if c in work.columns]
     work = work[order]
     where.df = work
+    import pandera.errors
+
     try:
-        SCHEMAS[name].validate(work, lazy=True)
-    except pa.errors.SchemaErrors as err:
+        _schemas()[name].validate(work, lazy=True)
+    except pandera.errors.SchemaErrors as err:
         return df, _translate(err, name, where)
     work.index = df.index
     return work, []
@@ -1290,8 +1316,29 @@ def read(folder: str | Path, *, announce: bool = True) -> dict[str, pd.DataFrame
     Returns ``{"ADSL": ..., "ADLB": ..., "ADEX": ..., ["ADAE": ...]}`` of validated
     frames; raises :class:`DatasetError` naming the file when one is missing or
     unreadable, and listing every problem of every file otherwise.
+
+    Validated once per run: when the environment variable ``SNAPSHOT_ENV``
+    (``TRIALKIT_VALIDATED``) names a file written by :func:`write_snapshot` that holds
+    this folder with the same file contents (digest of the names and bytes of its
+    ADSL/ADLB/ADEX/ADAE.csv), the result is that snapshot's (a fresh copy per call, equal
+    to what validating gives) and the files are not validated again. A missing,
+    unreadable or outdated snapshot is ignored: the folder is validated as usual.
     """
     folder = Path(folder)
+    out = _from_snapshot(folder)
+    if out is None:
+        out = _read_validated(folder)
+    notes = list(next(iter(out.values())).attrs.get("warnings", []))
+    for df in out.values():
+        df.attrs["warnings"] = list(notes)
+    if notes and announce:
+        _announce(notes)
+    return out
+
+
+def _read_validated(folder: Path) -> dict[str, pd.DataFrame]:
+    """The work of :func:`read` without its snapshot and announcement: read, validate,
+    check :func:`usable`; every table's ``attrs["warnings"]`` holds the warnings."""
     if not folder.is_dir():
         raise DatasetError(
             [
@@ -1343,9 +1390,89 @@ def read(folder: str | Path, *, announce: bool = True) -> dict[str, pd.DataFrame
         raise DatasetError(problems)
     for df in out.values():
         df.attrs["warnings"] = list(notes)
-    if notes and announce:
-        _announce(notes)
     return out
+
+
+# ---------------------------------------------------------------------------------------
+# Validated once per run: a snapshot of validated folders, written by the runner
+# ---------------------------------------------------------------------------------------
+
+SNAPSHOT_ENV: str = "TRIALKIT_VALIDATED"
+"""Environment variable naming a snapshot file written by :func:`write_snapshot`; the
+runner sets it for its kernels so that :func:`read` validates each folder once per run."""
+
+_SNAPSHOT_FORMAT = ("trialkit.schema snapshot", 1)
+
+
+def _digest(folder: Path) -> str:
+    """sha256 over the names and bytes of the folder's ADSL/ADLB/ADEX/ADAE.csv files that
+    are present (only those: the files :func:`read` reads), as hex."""
+    h = hashlib.sha256()
+    for name in REQUIRED_FILES + OPTIONAL_FILES:
+        path = folder / f"{name}.csv"
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        h.update(f"{name}.csv\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def write_snapshot(folders: Iterable[str | Path], path: str | Path) -> None:
+    """Validate each data folder once (:func:`read` without announcing) and pickle the
+    results to ``path`` for kernels that get ``SNAPSHOT_ENV=path`` in their environment.
+
+    The file holds ``{resolved folder path: (digest, result)}`` (digest: :func:`_digest`
+    of the folder's files, so a folder changed since is validated afresh), with the
+    format version and the pandas version. A folder that does not meet the contracts
+    (:class:`DatasetError`) is left out: kernels reading it raise the same error as
+    without a snapshot. The file is a pickle: write it only where nothing untrusted can.
+    """
+    entries: dict[str, tuple[str, dict[str, pd.DataFrame]]] = {}
+    for folder in folders:
+        folder = Path(folder).resolve()
+        digest = _digest(folder) if folder.is_dir() else ""
+        try:
+            result = _read_validated(folder)
+        except DatasetError:
+            continue
+        entries[str(folder)] = (digest, result)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(
+            {"format": _SNAPSHOT_FORMAT, "pandas": pd.__version__, "folders": entries},
+            f,
+            protocol=pickle.HIGHEST_PROTOCOL,
+        )
+    os.replace(tmp, path)
+
+
+def _from_snapshot(folder: Path) -> dict[str, pd.DataFrame] | None:
+    """The validated result of ``folder`` from the snapshot named by ``SNAPSHOT_ENV``,
+    freshly unpickled; None when there is none, it does not hold this folder with the
+    same files, or anything goes wrong reading it (then :func:`read` validates)."""
+    where = os.environ.get(SNAPSHOT_ENV)
+    if not where:
+        return None
+    try:
+        key = str(folder.resolve())
+        with open(where, "rb") as f:
+            snap = pickle.load(f)
+        if snap.get("format") != _SNAPSHOT_FORMAT or snap.get("pandas") != pd.__version__:
+            return None
+        digest, result = snap["folders"][key]
+        if not folder.is_dir() or digest != _digest(folder):
+            return None
+        if not (
+            isinstance(result, dict)
+            and result
+            and all(isinstance(df, pd.DataFrame) for df in result.values())
+        ):
+            return None
+        return result
+    except Exception:  # any problem with the snapshot: validate instead
+        return None
 
 
 _ANNOUNCED: set[str] = set()
