@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import pickle
 import shutil
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -381,3 +383,106 @@ def test_unknown_dataset_and_contract_objects() -> None:
     assert schema.target_day(48) == 337
     # the pandera schema accepts what validate returns
     schema.SCHEMAS["ADLB"].validate(_adlb())
+
+
+# ---------------------------------------------------------------------------------------
+# validated once per run: the snapshot written by the runner, read by the kernels
+# ---------------------------------------------------------------------------------------
+
+SYNTHETIC = Path(__file__).resolve().parent.parent / "data" / "synthetic"
+
+
+def _warned_folder(tmp_path: Path) -> Path:
+    """data/synthetic with an ADAE.csv of only its header: valid, with a warning."""
+    out = Path(shutil.copytree(SYNTHETIC, tmp_path / "warned"))
+    header = (out / "ADAE.csv").read_text().splitlines()[0]
+    (out / "ADAE.csv").write_text(header + "\n")
+    return out
+
+
+def _read_plain(folder: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, pd.DataFrame]:
+    with monkeypatch.context() as m:
+        m.delenv(schema.SNAPSHOT_ENV, raising=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", schema.DataWarning)
+            return schema.read(folder)
+
+
+def _same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    assert list(a) == list(b)
+    for name in a:
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
+        assert a[name].attrs == b[name].attrs
+        assert a[name].flags.allows_duplicate_labels == b[name].flags.allows_duplicate_labels
+
+
+def test_snapshot_gives_what_validating_gives(tmp_path, monkeypatch):
+    warned = _warned_folder(tmp_path)
+    snap = tmp_path / "validated.pickle"
+    schema.write_snapshot([SYNTHETIC, warned], snap)
+    plain = {f: _read_plain(f, monkeypatch) for f in (SYNTHETIC, warned)}
+    assert schema.warnings_of(plain[warned]) and not schema.warnings_of(plain[SYNTHETIC])
+
+    monkeypatch.setenv(schema.SNAPSHOT_ENV, str(snap))
+
+    def must_not_validate(folder):
+        raise AssertionError(f"{folder} validated again despite the snapshot")
+
+    with monkeypatch.context() as m:
+        m.setattr(schema, "_read_validated", must_not_validate)
+        for folder in (SYNTHETIC, warned):
+            got = schema.read(folder, announce=False)
+            _same(got, plain[folder])
+            # a fresh copy each call: changing one result does not change the next
+            got["ADSL"].loc[:, "AGE"] = -1
+            got["ADLB"].attrs["warnings"].append("changed")
+            _same(schema.read(folder, announce=False), plain[folder])
+        # relative paths name the same folder
+        monkeypatch.chdir(SYNTHETIC.parent)
+        _same(schema.read("synthetic", announce=False), plain[SYNTHETIC])
+        # the warnings are still announced
+        with pytest.warns(schema.DataWarning, match="no adverse event"):
+            schema.read(warned)
+
+
+def test_snapshot_of_changed_files_is_not_used(tmp_path, monkeypatch):
+    folder = Path(shutil.copytree(SYNTHETIC, tmp_path / "data"))
+    snap = tmp_path / "validated.pickle"
+    schema.write_snapshot([folder], snap)
+    monkeypatch.setenv(schema.SNAPSHOT_ENV, str(snap))
+    schema.read(folder)
+    rows = _rows(folder / "ADSL.csv")
+    rows[1][rows[0].index("ARM")] = "Placebo arm"
+    _write(folder / "ADSL.csv", rows)
+    with pytest.raises(DatasetError, match="ARM must be one of"):
+        schema.read(folder)
+    schema.write_snapshot([folder], snap)  # the broken folder is left out of the snapshot
+    with pytest.raises(DatasetError, match="ARM must be one of"):
+        schema.read(folder)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"not a pickle", b"", pickle.dumps({"format": ("trialkit.schema snapshot", 0)}), None],
+    ids=["garbage", "empty", "other-version", "missing"],
+)
+def test_unusable_snapshot_falls_back_to_validating(tmp_path, monkeypatch, content):
+    snap = tmp_path / "validated.pickle"
+    if content is not None:
+        snap.write_bytes(content)
+    plain = _read_plain(SYNTHETIC, monkeypatch)
+    monkeypatch.setenv(schema.SNAPSHOT_ENV, str(snap))
+    calls = []
+    validated = schema._read_validated
+    monkeypatch.setattr(schema, "_read_validated", lambda f: calls.append(f) or validated(f))
+    _same(schema.read(SYNTHETIC), plain)
+    assert calls == [SYNTHETIC]
+
+
+def test_snapshot_digest_covers_only_the_dataset_files(tmp_path):
+    folder = Path(shutil.copytree(SYNTHETIC, tmp_path / "data"))
+    before = schema._digest(folder)
+    (folder / "notes.txt").write_text("ignored by read")
+    assert schema._digest(folder) == before
+    (folder / "ADAE.csv").rename(folder / "adae_old.csv")
+    assert schema._digest(folder) != before
