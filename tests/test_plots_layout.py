@@ -197,3 +197,81 @@ def test_a_figure_with_something_outside_gets_ipythons_tight_box(shell, monkeypa
     assert len(draws) > 1  # the one draw, then IPython's
     assert image.size[0] > round(7 * fig.dpi)  # wider than the figure: the title is whole
     plt.close(fig)
+
+
+def test_a_figure_out_after_one_layout_pass_is_laid_out_and_drawn_again(shell, monkeypatch):
+    """One tight-layout pass can leave a title above the figure (07's teaching-trial
+    tipping grid); a second pass, from the first one's positions, brings it in: two draws
+    at the figure's own size instead of IPython's tight box (two more, and a bigger picture)."""
+    from PIL import Image
+
+    from trialkit import stats
+
+    _ip, formatter, _default = shell
+    grid = stats.responder_tipping_point(15, 36, 9, 7, 34, 12)
+    ax = plots.tipping_point(
+        grid, title="Teaching trial: observed 15/36 vs 7/34, Fisher test", note=LONG_NOTE,
+        synthetic="simulated",
+    )  # fmt: skip
+    fig = ax.figure
+    fig.canvas.draw()
+    assert plots._sticks_out(fig)  # after one pass: the case this is about
+    fig.set_layout_engine(plots._TightLayoutMeasuredOnce(**fig.get_layout_engine().get()))
+    ax.set_position([0.1, 0.1, 0.8, 0.8])  # back to a fresh, not yet laid out figure
+    draws = _count_draws(monkeypatch)
+    image = Image.open(io.BytesIO(base64.b64decode(formatter(fig))))
+    assert len(draws) == 2
+    assert image.size == (round(fig.get_figwidth() * fig.dpi), round(fig.get_figheight() * fig.dpi))
+    assert not plots._sticks_out(fig)
+    plt.close(fig)
+
+
+def test_the_png_is_the_figure_without_its_opaque_alpha_channel():
+    """The PNG trialkit writes is matplotlib's picture, pixel for pixel; opaque: RGB."""
+    from PIL import Image
+
+    fig, axes = _busy_figure(1, 2)
+    plots._caption_figure(fig, LONG_NOTE, "simulated")
+    fig.canvas.draw()
+    fig.set_layout_engine("none")  # laid out: both draws below show the same positions
+    ours = io.BytesIO()
+    plots._png_opaque_as_rgb(fig, ours)
+    theirs = io.BytesIO()
+    fig.canvas.print_png(theirs)
+    a, b = Image.open(ours), Image.open(theirs)
+    assert a.mode == "RGB" and b.mode == "RGBA" and a.size == b.size
+    assert np.array_equal(np.asarray(a), np.asarray(b)[..., :3])
+    fig.patch.set_alpha(0.5)  # transparent somewhere: the alpha channel stays
+    kept = io.BytesIO()
+    plots._png_opaque_as_rgb(fig, kept)
+    assert Image.open(kept).mode == "RGBA"
+    plt.close(fig)
+
+
+def test_after_a_cell_figures_are_shown_before_matplotlib_redraws_them(shell):
+    """matplotlib's post-cell redraw of stale figures, registered before the inline
+    backend's display, drew every figure a cell left for display a second time: trialkit
+    puts the display first (and leaves every other hook where it was)."""
+    import matplotlib.pyplot as mplt
+    from matplotlib_inline.backend_inline import flush_figures
+
+    ip, _formatter, _default = shell
+    redraw = mplt._draw_all_if_interactive
+    other = lambda: None  # noqa: E731
+    saved = list(ip.events.callbacks["post_execute"])
+    for hook in saved:
+        ip.events.unregister("post_execute", hook)
+    try:
+        for hook in (other, redraw, flush_figures):
+            ip.events.register("post_execute", hook)
+        fig, ax = plt.subplots()
+        plots.caption(ax, "A caption.", provenance="simulated")
+        assert ip.events.callbacks["post_execute"] == [other, flush_figures, redraw]
+        plots.caption(ax, "Again.", provenance="simulated")  # idempotent
+        assert ip.events.callbacks["post_execute"] == [other, flush_figures, redraw]
+        plt.close(fig)
+    finally:
+        for hook in list(ip.events.callbacks["post_execute"]):
+            ip.events.unregister("post_execute", hook)
+        for hook in saved:
+            ip.events.register("post_execute", hook)

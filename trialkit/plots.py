@@ -8,6 +8,7 @@ for the trial's own.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -699,25 +700,74 @@ def _one_draw_png(fig: Figure, fallback: Any) -> str | None:
 
     For figures laid out by ``caption`` (the layout done at draw time): matplotlib's
     "tight" bounding box, IPython's default, would draw such a figure twice more (once to
-    find the box, once to lay it out) for the same picture. What the one draw leaves
-    outside the figure (measured after it, without drawing again) sends the figure to
-    IPython's own formatter (``fallback``), as does any figure trialkit did not lay out.
+    find the box, once to lay it out) for the same picture. When the draw leaves something
+    outside the figure (measured after it, without drawing again), the figure is laid out
+    and drawn a second time; if something is still outside, it goes to IPython's own
+    formatter (``fallback``), as does any figure trialkit did not lay out.
     """
     import base64
     import io
 
     if not isinstance(fig.get_layout_engine(), _TightLayoutMeasuredOnce):
         return fallback(fig)
-    buf = io.BytesIO()
-    fig.canvas.print_png(buf)
-    # tight layout is one pass: a title wider than its narrowed axes can still stick out;
-    # then the tight box (IPython's default) keeps all of it, as before
+    for _layout_pass in range(2):
+        buf = io.BytesIO()
+        _png_opaque_as_rgb(fig, buf)
+        if not _sticks_out(fig):
+            return base64.b64encode(buf.getvalue()).decode("ascii")
+    # tight layout is one pass: a title taller than the room it was measured with can stick
+    # out after the first, and a second, from the first one's positions, brings it in (as
+    # matplotlib's own tight_layout called twice); a title wider than its narrowed axes
+    # sticks out whatever the pass: then the tight box (IPython's default) keeps all of it
+    return fallback(fig)
+
+
+def _sticks_out(fig: Figure) -> bool:
+    """Whether anything of a just-drawn figure lies outside it (by more than a pixel);
+    measured from the draw's own renderer, without drawing again."""
     box = fig.get_tightbbox(fig.canvas.get_renderer())
     width, height = fig.get_size_inches()
     pixel = 1 / fig.dpi
-    if box.x0 < -pixel or box.y0 < -pixel or box.x1 > width + pixel or box.y1 > height + pixel:
-        return fallback(fig)
-    return base64.b64encode(buf.getvalue()).decode("ascii")
+    return box.x0 < -pixel or box.y0 < -pixel or box.x1 > width + pixel or box.y1 > height + pixel
+
+
+def _png_opaque_as_rgb(fig: Figure, buf: Any) -> None:
+    """Draw ``fig`` once and write it to ``buf`` as PNG, at the figure's own size and dpi.
+
+    The same picture as matplotlib's ``print_png``, written with less work: an opaque image
+    (every figure here: white background) is stored without its alpha channel, a quarter
+    of the bytes, and zlib runs at level 3 instead of Pillow's 6. Measured on the
+    collection's 51 figures: encoding 0.43 s against 0.82 s, files 8% smaller. An image
+    with any transparency keeps its alpha channel.
+    """
+    from PIL import Image
+
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())
+    image = Image.fromarray(rgba, "RGBA")
+    if rgba[..., 3].min() == 255:
+        image = image.convert("RGB")
+    image.save(buf, format="png", compress_level=3, dpi=(fig.dpi, fig.dpi))
+
+
+def _draw_after_display(shell: Any) -> None:
+    """After a cell, show figures before matplotlib redraws the stale ones, not after.
+
+    With the inline backend, matplotlib's post-cell hook (``_draw_all_if_interactive``)
+    draws every figure still open and changed, then the inline backend's hook
+    (``flush_figures``) displays them, which draws them again: every figure a cell leaves
+    for display was drawn twice (measured: 10 of 51 figures, 1.2 s). With the display
+    first, the figures are displayed and closed (or, if the backend keeps them, left
+    drawn, so not stale), and the redraw finds nothing to do. The picture is the same.
+    """
+    callbacks = shell.events.callbacks.get("post_execute", [])
+    redraw = plt._draw_all_if_interactive
+    flush = sys.modules.get("matplotlib_inline.backend_inline")
+    flush = getattr(flush, "flush_figures", None)
+    order = [redraw in callbacks, flush in callbacks]
+    if all(order) and callbacks.index(redraw) < callbacks.index(flush):
+        shell.events.unregister("post_execute", redraw)
+        shell.events.register("post_execute", redraw)
 
 
 def _use_one_draw_png() -> None:
@@ -726,13 +776,13 @@ def _use_one_draw_png() -> None:
     Leaves any other set-up alone (retina, SVG, any ``print_figure_kwargs`` beyond the
     default ``bbox_inches="tight"``, no IPython).
     """
-    import sys
     from functools import partial
 
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython else None
     if shell is None:
         return
+    _draw_after_display(shell)
     formatter = shell.display_formatter.formatters["image/png"]
     current = formatter.type_printers.get(Figure)
     if current is None or getattr(current, "func", None) is _one_draw_png:
