@@ -2,6 +2,8 @@
 
 A facade: the work is done in modules named for what they hold, and this module
 re-exports their public names so that ``from trialkit import cohort`` gives them all.
+Each module is imported when one of its names is first used: ``cohort.load("")`` does
+not import the generative model or the reconstruction.
 
 - ``trialkit.assumptions``  every unpublished number, with its reason
   (``assumptions()``, ``assumption_table()``; ``data/assumptions.yaml``)
@@ -25,25 +27,88 @@ the same seed gives byte-identical data; ensemble member ``i`` uses
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
-from trialkit.assumptions import (
-    ASSUMPTIONS_PATH,
-    Assumption,
-    AssumptionError,
-    assumption_table,
-    assumptions,
-)
-from trialkit.compare import compare_with_published, summary
-from trialkit.datafiles import DATASETS, SYNTHETIC_DIR, load, main, read_csvs, write_csvs
-from trialkit.ensemble import ensemble, ensemble_member
-from trialkit.reconstruct import ReconstructionError, reconstruct
-from trialkit.trial_model import (
-    ARMS,
-    LAB_UNITS,
-    insulin_share_denominators,
-    simulate,
-    simulate_endpoints,
-)
+if TYPE_CHECKING:  # for readers and type checkers; at run time see __getattr__ below
+    from trialkit.assumptions import (
+        ASSUMPTIONS_PATH,
+        Assumption,
+        AssumptionError,
+        assumption_table,
+        assumptions,
+    )
+    from trialkit.compare import compare_with_published, summary
+    from trialkit.datafiles import DATASETS, SYNTHETIC_DIR, load, main, read_csvs, write_csvs
+    from trialkit.ensemble import ensemble, ensemble_member
+    from trialkit.reconstruct import ReconstructionError, reconstruct
+    from trialkit.trial_model import (
+        ARMS,
+        LAB_UNITS,
+        insulin_share_denominators,
+        simulate,
+        simulate_endpoints,
+    )
+
+# Where each public name lives. The modules are imported when a name is first used
+# (PEP 562 ``__getattr__`` below): ``cohort.load`` needs neither the generative model nor
+# the reconstruction, and importing them costs a notebook's kernel time it would not use.
+_HOME: dict[str, str] = {
+    "ASSUMPTIONS_PATH": "assumptions",
+    "Assumption": "assumptions",
+    "AssumptionError": "assumptions",
+    "assumption_table": "assumptions",
+    "assumptions": "assumptions",
+    "compare_with_published": "compare",
+    "summary": "compare",
+    "DATASETS": "datafiles",
+    "SYNTHETIC_DIR": "datafiles",
+    "load": "datafiles",
+    "main": "datafiles",
+    "read_csvs": "datafiles",
+    "write_csvs": "datafiles",
+    "ensemble": "ensemble",
+    "ensemble_member": "ensemble",
+    "ReconstructionError": "reconstruct",
+    "reconstruct": "reconstruct",
+    "ARMS": "trial_model",
+    "LAB_UNITS": "trial_model",
+    "insulin_share_denominators": "trial_model",
+    "simulate": "trial_model",
+    "simulate_endpoints": "trial_model",
+}
+
+
+def _module(home: str) -> Any:
+    """The module ``trialkit.<home>``, imported by a plain import statement (so that
+    ``trialkit.cache`` sees which modules this facade can reach)."""
+    if home == "assumptions":
+        from trialkit import assumptions as module
+    elif home == "compare":
+        from trialkit import compare as module
+    elif home == "datafiles":
+        from trialkit import datafiles as module
+    elif home == "ensemble":
+        from trialkit import ensemble as module
+    elif home == "reconstruct":
+        from trialkit import reconstruct as module
+    else:
+        from trialkit import trial_model as module
+    return module
+
+
+def __getattr__(name: str) -> Any:
+    """A re-exported name, imported from its module on first use (then kept here)."""
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "ARMS",
@@ -71,4 +136,6 @@ __all__ = [
 ]
 
 if __name__ == "__main__":
+    from trialkit.datafiles import main
+
     sys.exit(main())

@@ -18,8 +18,6 @@ from typing import Final
 import pandas as pd
 
 from trialkit.assumptions import ROOT
-from trialkit.compare import compare_with_published
-from trialkit.reconstruct import reconstruct
 
 __all__ = ["DATASETS", "SYNTHETIC_DIR", "load", "main", "read_csvs", "write_csvs"]
 
@@ -152,6 +150,8 @@ empty values except `DCSREAS` of patients who completed). Read them with
 
 
 def _readme(data: Mapping[str, pd.DataFrame], seed: int) -> str:
+    from trialkit.compare import compare_with_published  # only here: load stays light
+
     cmp = compare_with_published(data)
     cols = ["quantity", "arm", "timepoint", "statistic", "reported", "reconstructed", "matches"]
     shown = cmp[[*cols, "note"]].copy()
@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     reconstruction (default ``data/synthetic``); ``--check`` compares instead of writing."""
     import filecmp
     import tempfile
+
+    from trialkit.reconstruct import reconstruct  # only here: load stays light
 
     ap = argparse.ArgumentParser(
         prog="python -m trialkit.cohort",
