@@ -34,22 +34,188 @@ Hand-written estimators are tested against published tables and R output kept, w
 the scripts that made them, in ``tests/fixtures/``.
 """
 
-from trialkit.stats.bayes import *  # noqa: F403
-from trialkit.stats.bayes import __all__ as _bayes
-from trialkit.stats.binary import *  # noqa: F403
-from trialkit.stats.binary import __all__ as _binary
-from trialkit.stats.continuous import *  # noqa: F403
-from trialkit.stats.continuous import __all__ as _continuous
-from trialkit.stats.design import *  # noqa: F403
-from trialkit.stats.design import __all__ as _design
-from trialkit.stats.missing import *  # noqa: F403
-from trialkit.stats.missing import __all__ as _missing
-from trialkit.stats.power import *  # noqa: F403
-from trialkit.stats.power import __all__ as _power
-from trialkit.stats.safety import *  # noqa: F403
-from trialkit.stats.safety import __all__ as _safety
-from trialkit.stats.summary import *  # noqa: F403
-from trialkit.stats.summary import __all__ as _summary
+from __future__ import annotations
+
+from typing import Any
+
+# The public names of each module, in the order of ``__all__``. A module is imported when
+# one of its names (or the module itself) is first used (PEP 562 ``__getattr__`` below):
+# a notebook that only computes a Fisher test does not pay for the MMRM or multiple
+# imputation. tests/test_imports.py checks this table against each module's ``__all__``.
+_NAMES: dict[str, tuple[str, ...]] = {
+    "binary": (
+        "EXACT_GRID",
+        "FRAGILITY_TESTS",
+        "RD_METHODS",
+        "EffectEstimate",
+        "FragilityIndex",
+        "HypothesisTest",
+        "NumberNeededToTreat",
+        "SCENARIO_ANALYSES",
+        "analysis_set_scenarios",
+        "barnard_test",
+        "binary_tests",
+        "boschloo_test",
+        "chi2_test",
+        "fisher_test",
+        "fragility_index",
+        "number_needed_to_treat",
+        "odds_ratio",
+        "relative_risk",
+        "risk_difference",
+        "risk_difference_table",
+        "scenario_records",
+        "scenario_verdicts",
+        "z_test",
+    ),
+    "summary": (
+        "holm",
+        "paired_ttest_from_summary",
+        "sd_of_difference",
+        "ttest_from_summary",
+    ),
+    "power": (
+        "POWER_TESTS",
+        "SAMPLE_SIZE_METHODS",
+        "PowerCalculation",
+        "SampleSize",
+        "TypeIError",
+        "assurance",
+        "exact_power",
+        "exact_power_grid",
+        "power_curve",
+        "pvalue_table",
+        "sample_size",
+        "size_curve",
+        "type1_error",
+    ),
+    "safety": (
+        "ALTERNATIVES",
+        "ConfidenceBounds",
+        "ZeroEventBound",
+        "add_infusion_period",
+        "clopper_pearson",
+        "clopper_pearson_bounds",
+        "incidence_table",
+        "infusion_days",
+        "infusion_table",
+        "n_to_see_one",
+        "prob_at_least_one",
+        "rule_of_three",
+    ),
+    "design": (
+        "SCHEMES",
+        "ConsortFlow",
+        "Imbalance",
+        "Predictability",
+        "consort_flow",
+        "imbalance_summary",
+        "imbalance",
+        "imbalance_distribution",
+        "predictability",
+        "scheme_name",
+        "simulate_allocation",
+    ),
+    "bayes": (
+        "Beta",
+        "NormalPosterior",
+        "RiskDifferencePosterior",
+        "analysis_set_posteriors",
+        "beta_prior",
+        "difference_cdf",
+        "difference_pdf",
+        "difference_quantile",
+        "effect_prior_posterior",
+        "enthusiastic_prior",
+        "log_odds_ratio",
+        "mean_difference_posterior",
+        "normal_posterior",
+        "posterior_table",
+        "power_prior",
+        "prior_table",
+        "prob_greater",
+        "prob_greater_mc",
+        "relevant_log_odds_ratio",
+        "risk_difference_posterior",
+        "sceptical_prior",
+    ),
+    "missing": (
+        "MECHANISMS",
+        "SHIFTS",
+        "TIPPING_TESTS",
+        "DeltaAdjusted",
+        "DropoutSimulation",
+        "Imputations",
+        "MultipleImputation",
+        "PooledEstimate",
+        "TippingGrid",
+        "delta_adjusted",
+        "dropout_simulation",
+        "dropout_trial",
+        "impose_dropout",
+        "impute_monotone",
+        "multiple_imputation",
+        "responder_analyses",
+        "responder_mi",
+        "responder_tipping_point",
+        "rubin",
+        "visits_wide",
+    ),
+    "continuous": (
+        "ArmDifference",
+        "ConvergenceWarning",
+        "RepeatedMeasuresFit",
+        "ancova",
+        "gee",
+        "mixed_random_intercept",
+        "mmrm",
+        "ttest_week",
+    ),
+}
+_HOME: dict[str, str] = {name: module for module, names in _NAMES.items() for name in names}
+_MODULES: tuple[str, ...] = (*_NAMES, "results")
 
 # EffectEstimate and HypothesisTest come through binary
-__all__ = [*_binary, *_summary, *_power, *_safety, *_design, *_bayes, *_missing, *_continuous]
+__all__ = [name for names in _NAMES.values() for name in names]
+
+
+def _module(name: str) -> Any:
+    """The module ``trialkit.stats.<name>``, imported by a plain import statement (so that
+    ``trialkit.cache`` sees which modules this package can reach)."""
+    if name == "binary":
+        import trialkit.stats.binary as module
+    elif name == "summary":
+        import trialkit.stats.summary as module
+    elif name == "power":
+        import trialkit.stats.power as module
+    elif name == "safety":
+        import trialkit.stats.safety as module
+    elif name == "design":
+        import trialkit.stats.design as module
+    elif name == "bayes":
+        import trialkit.stats.bayes as module
+    elif name == "missing":
+        import trialkit.stats.missing as module
+    elif name == "continuous":
+        import trialkit.stats.continuous as module
+    elif name == "results":
+        import trialkit.stats.results as module
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return module
+
+
+def __getattr__(name: str) -> Any:
+    """A public name of a module (imported on first use, then kept here), or a module."""
+    if name in _MODULES:
+        return _module(name)
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_MODULES})
