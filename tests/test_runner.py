@@ -241,3 +241,52 @@ def test_runner_kernels_freeze_what_each_cell_leaves_and_add_no_names(tmp_path):
     assert [c.execution_count for c in done.cells] == [1, 2]
     names = ["In", "Out", "before", "exit", "gc", "get_ipython", "open", "quit"]
     assert done.cells[1].outputs[0]["text"] == f"True True {names}\n"
+
+
+def _capture_tasks(monkeypatch) -> list:
+    """Replace the execution by a record of the jobs render hands to it (in its order)."""
+    seen: list = []
+
+    def fake_run_all(tasks, jobs):
+        seen.extend(tasks)
+        for t in tasks:
+            yield run.Outcome(t.path.stem, True, 0.0, "", t.parameters)
+
+    monkeypatch.setattr(run, "_run_all", fake_run_all)
+    return seen
+
+
+def test_the_longest_notebooks_start_first(monkeypatch, tmp_path):
+    """Longest first (params.estimate_seconds), so the cores finish close together; the
+    outcomes keep the order of the notebooks asked for."""
+    seen = _capture_tasks(monkeypatch)
+    outcomes = run.render(
+        only=["02", "07", "05", "06"], out=tmp_path, progress=lambda line: None, force=True,
+        site=False,
+    )  # fmt: skip
+    estimate = {t.path.stem: params.estimate_seconds(t.path.stem, t.parameters) for t in seen}
+    assert [t.path.stem[:2] for t in seen] == ["07", "06", "02", "05"]
+    assert list(estimate.values()) == sorted(estimate.values(), reverse=True)
+    assert [o.name for o in outcomes] == [p.stem for p in run.notebooks(["02", "07", "05", "06"])]
+
+
+def test_kernels_get_the_data_folders_validated_once(monkeypatch, tmp_path):
+    """The runner validates each data folder once and hands the result to every kernel
+    (schema.write_snapshot); a notebook without data gets nothing of it."""
+    from trialkit import schema
+    from trialkit.datafiles import SYNTHETIC_DIR
+
+    seen = _capture_tasks(monkeypatch)
+    run.render(only=["04", "05"], out=tmp_path, progress=lambda line: None, force=True,
+               site=False)  # fmt: skip
+    envs = {t.path.stem[:2]: t.env for t in seen}
+    assert envs["04"][schema.SNAPSHOT_ENV] == envs["05"][schema.SNAPSHOT_ENV]
+    seen.clear()
+    run.render(only=["02"], out=tmp_path, progress=lambda line: None, force=True, site=False)
+    assert schema.SNAPSHOT_ENV not in seen[0].env  # 02 reads no patient data
+
+    # the snapshot as a kernel sees it: data/synthetic, validated
+    snap = tmp_path / "snapshot.pickle"
+    schema.write_snapshot([SYNTHETIC_DIR], snap)
+    monkeypatch.setenv(schema.SNAPSHOT_ENV, str(snap))
+    assert schema._from_snapshot(SYNTHETIC_DIR) is not None

@@ -723,8 +723,9 @@ def estimate_seconds(notebook: str, values: Mapping[str, Any]) -> float:
 
     A fixed part plus the parts that grow with the simulation sizes, calibrated on the
     runner's measured times (one notebook at a time, a 2-core machine, November 2026, after
-    issue 12's vectorization): with the defaults 01 3.8 s, 03 5.0 s, 07 5.1 s, 09 4.9 s,
-    10 4.4 s; and with each size raised: 01 n_sequences 200,000: 7.0 s; 03 ensemble_size
+    issue 12's vectorization; the fixed parts again after its last changes, with the
+    defaults: 01 3.3 s, 02 3.1 s, 03 3.8 s, 04 3.9 s, 05 3.1 s, 06 4.3 s, 07 4.4 s, 08 3.0 s,
+    09 3.9 s, 10 3.9 s); with each size raised: 01 n_sequences 200,000: 7.0 s; 03 ensemble_size
     3,000 (not cached): 8.1 s; 07 sim_trials 3,000: 8.5 s, n_imputations 1,000: 6.1 s,
     sim_imputations 100: 11.8 s, sim_mmrm with 60 trials: 8.2 s; 09 n_sim 200,000: 7.0 s;
     10 ensemble_size 2,000 with mc_draws 4,000,000: 9.0 s. Good to a factor of about 2:
@@ -732,21 +733,28 @@ def estimate_seconds(notebook: str, values: Mapping[str, Any]) -> float:
     """
     v = {**{n: p.default for n, p in SPECS.get(notebook, {}).items()}, **values}
     if notebook == "01_trial_design":
-        return 3.5 + 1.8e-5 * v["n_sequences"]
+        return 2.95 + 1.8e-5 * v["n_sequences"]
     if notebook == "03_synthetic_patients":
-        return 4.5 + 1.2e-3 * v["ensemble_size"]  # trialkit.ensemble, not cached: ~1.2 ms each
+        return 3.45 + 1.2e-3 * v["ensemble_size"]  # trialkit.ensemble, not cached: ~1.2 ms each
     if notebook == "07_missing_data_and_estimands":
         n_delta = v["delta_max"] / v["delta_step"] + 1
         grid = v["n_imputations"] * (2 * n_delta + 3 * n_delta) * 1.1e-5
         slow_test = v["responder_test"] in ("barnard", "boschloo")
         tests = 0.05 * (2 * v["n_imputations"] + 100) if slow_test else 0.0
         per_trial = 0.0005 + 0.0002 * v["sim_imputations"] + (0.06 if v["sim_mmrm"] else 0.0)
-        return 4.0 + grid + tests + v["sim_trials"] * per_trial
+        return 3.55 + grid + tests + v["sim_trials"] * per_trial
     if notebook == "09_power_and_sample_size":
-        return 4.7 + 1.2e-5 * v["n_sim"]
+        return 3.65 + 1.2e-5 * v["n_sim"]
     if notebook == "10_bayesian_reanalysis":
-        return 4.0 + 1.2e-3 * v["ensemble_size"] + 7e-7 * v["mc_draws"]
-    return 5.0
+        return 3.4 + 1.2e-3 * v["ensemble_size"] + 7e-7 * v["mc_draws"]
+    fixed = {
+        "02_what_the_paper_reports": 3.1,
+        "04_endpoint_derivation": 3.9,
+        "05_primary_endpoint": 3.1,
+        "06_hba1c_and_insulin_over_time": 4.3,
+        "08_safety": 3.0,
+    }
+    return fixed.get(notebook, 5.0)
 
 
 def defaults(notebook: str) -> dict[str, Any]:
