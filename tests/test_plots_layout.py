@@ -275,3 +275,37 @@ def test_after_a_cell_figures_are_shown_before_matplotlib_redraws_them(shell):
             ip.events.unregister("post_execute", hook)
         for hook in saved:
             ip.events.register("post_execute", hook)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 2), (1, 3)])
+def test_the_check_after_the_draw_measures_what_matplotlib_measures(shape):
+    """``_sticks_out`` takes each axis's ticks from the draw instead of computing them
+    again: the figure's box is the same, to the last float, as matplotlib's own."""
+    fig, axes = _busy_figure(*shape)
+    for ax in np.ravel(axes):
+        ax.set_xscale("log")  # log axes: minor ticks too
+        ax.set_xlim(1e-4, 1)
+        ax.set_title("A title longer than a narrow panel, on purpose")
+    plots._caption_figure(fig, LONG_NOTE, "simulated", title="A suptitle")
+    with plots._ticks_of_the_draw() as ticks:
+        fig.canvas.draw()
+    assert ticks  # every axis drew its ticks
+    renderer = fig.canvas.get_renderer()
+    theirs = fig.get_tightbbox(renderer).bounds
+    calls: list[int] = []
+    update = matplotlib.axis.Axis._update_ticks
+
+    def counting(axis):
+        calls.append(1)
+        return update(axis)
+
+    matplotlib.axis.Axis._update_ticks = counting
+    try:
+        ours = plots._drawn_box(fig, ticks).bounds
+        assert not calls  # nothing recomputed
+    finally:
+        matplotlib.axis.Axis._update_ticks = update
+    assert ours == theirs
+    assert matplotlib.axis.Axis._update_ticks is update  # left as it was
+    assert fig.get_tightbbox(renderer).bounds == theirs
+    plt.close(fig)
