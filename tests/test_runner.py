@@ -290,3 +290,16 @@ def test_kernels_get_the_data_folders_validated_once(monkeypatch, tmp_path):
     schema.write_snapshot([SYNTHETIC_DIR], snap)
     monkeypatch.setenv(schema.SNAPSHOT_ENV, str(snap))
     assert schema._from_snapshot(SYNTHETIC_DIR) is not None
+
+
+def test_the_runner_leaves_trialkits_bytecode_up_to_date():
+    """Kernels import trialkit from bytecode, even where Python writes none itself
+    (PYTHONDONTWRITEBYTECODE): the runner writes what is missing or out of date."""
+    import importlib.util
+
+    run._compile_trialkit()
+    package = Path(run.__file__).resolve().parent
+    for source in [*package.glob("*.py"), *package.glob("stats/*.py")]:
+        compiled = Path(importlib.util.cache_from_source(str(source)))
+        assert compiled.exists(), source
+        assert compiled.stat().st_mtime >= source.stat().st_mtime, source
