@@ -674,6 +674,8 @@ class _TightLayoutMeasuredOnce(TightLayoutEngine):
             super().execute(fig)
         finally:
             martist._get_tightbbox_for_layout_only = measure
+            for ticks in _TICKS_KEPT:  # the axes have moved: their ticks are to compute again
+                ticks.clear()
 
 
 def _wrap_to_figure(fig: Figure, words: str, size: float) -> str:
@@ -757,23 +759,36 @@ def _drawn_box(fig: Figure, ticks: Mapping[Any, Any] | None = None) -> Any:
         Axis._update_ticks = update  # type: ignore[method-assign]
 
 
+_TICKS_KEPT: list[dict[Any, Any]] = []  # the ticks kept by the draws under way (one here)
+
+
 @contextlib.contextmanager
 def _ticks_of_the_draw() -> Iterator[dict[Any, Any]]:
-    """Within: the ticks each axis computes, kept by axis (the last computation wins: in a
-    draw, the axis's own, after the layout has placed the axes)."""
+    """Within (one figure's draw): each axis's ticks computed once while the axes stay where
+    they are, and kept by axis (yielded: after the draw, the ticks it drew).
+
+    Matplotlib computes an axis's ticks (locator, formatter, a Tick object per tick) each
+    time something asks: the axis's own measurement and drawing, the titles' placement,
+    and every axis that lines its label up with it; about 20 times per axis and draw, for
+    the same ticks, since nothing moves within a draw but the layout. The layout
+    (``_TightLayoutMeasuredOnce``) forgets the kept ticks when it has moved the axes.
+    """
     from matplotlib.axis import Axis
 
     update = Axis._update_ticks
     kept: dict[Any, Any] = {}
 
-    def keeping(axis: Axis) -> Any:
-        kept[axis] = update(axis)
+    def once(axis: Axis) -> Any:
+        if axis not in kept:
+            kept[axis] = update(axis)
         return kept[axis]
 
-    Axis._update_ticks = keeping  # type: ignore[method-assign]
+    Axis._update_ticks = once  # type: ignore[method-assign]
+    _TICKS_KEPT.append(kept)
     try:
         yield kept
     finally:
+        _TICKS_KEPT.remove(kept)
         Axis._update_ticks = update  # type: ignore[method-assign]
 
 
