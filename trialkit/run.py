@@ -630,7 +630,7 @@ def render(
     total = len(tasks)
     # longest first (the estimates of params.estimate_seconds): the last notebooks to start
     # are then the short ones, and the cores finish close together instead of one of them
-    # running a long notebook alone at the end; reports and outcomes keep teaching order
+    # running a long notebook alone at the end; the outcomes keep the order asked for
     from trialkit.params import estimate_seconds
 
     tasks.sort(key=lambda t: -estimate_seconds(t.path.stem, t.parameters))
