@@ -36,142 +36,36 @@ the scripts that made them, in ``tests/fixtures/``.
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
 from typing import Any
 
-# The public names of each module, in the order of ``__all__``. A module is imported when
-# one of its names (or the module itself) is first used (PEP 562 ``__getattr__`` below):
-# a notebook that only computes a Fisher test does not pay for the MMRM or multiple
-# imputation. tests/test_imports.py checks this table against each module's ``__all__``.
-_NAMES: dict[str, tuple[str, ...]] = {
-    "binary": (
-        "EXACT_GRID",
-        "FRAGILITY_TESTS",
-        "RD_METHODS",
-        "EffectEstimate",
-        "FragilityIndex",
-        "HypothesisTest",
-        "NumberNeededToTreat",
-        "SCENARIO_ANALYSES",
-        "analysis_set_scenarios",
-        "barnard_test",
-        "binary_tests",
-        "boschloo_test",
-        "chi2_test",
-        "fisher_test",
-        "fragility_index",
-        "number_needed_to_treat",
-        "odds_ratio",
-        "relative_risk",
-        "risk_difference",
-        "risk_difference_table",
-        "scenario_records",
-        "scenario_verdicts",
-        "z_test",
-    ),
-    "summary": (
-        "holm",
-        "paired_ttest_from_summary",
-        "sd_of_difference",
-        "ttest_from_summary",
-    ),
-    "power": (
-        "POWER_TESTS",
-        "SAMPLE_SIZE_METHODS",
-        "PowerCalculation",
-        "SampleSize",
-        "TypeIError",
-        "assurance",
-        "exact_power",
-        "exact_power_grid",
-        "power_curve",
-        "pvalue_table",
-        "sample_size",
-        "size_curve",
-        "type1_error",
-    ),
-    "safety": (
-        "ALTERNATIVES",
-        "ConfidenceBounds",
-        "ZeroEventBound",
-        "add_infusion_period",
-        "clopper_pearson",
-        "clopper_pearson_bounds",
-        "incidence_table",
-        "infusion_days",
-        "infusion_table",
-        "n_to_see_one",
-        "prob_at_least_one",
-        "rule_of_three",
-    ),
-    "design": (
-        "SCHEMES",
-        "ConsortFlow",
-        "Imbalance",
-        "Predictability",
-        "consort_flow",
-        "imbalance_summary",
-        "imbalance",
-        "imbalance_distribution",
-        "predictability",
-        "scheme_name",
-        "simulate_allocation",
-    ),
-    "bayes": (
-        "Beta",
-        "NormalPosterior",
-        "RiskDifferencePosterior",
-        "analysis_set_posteriors",
-        "beta_prior",
-        "difference_cdf",
-        "difference_pdf",
-        "difference_quantile",
-        "effect_prior_posterior",
-        "enthusiastic_prior",
-        "log_odds_ratio",
-        "mean_difference_posterior",
-        "normal_posterior",
-        "posterior_table",
-        "power_prior",
-        "prior_table",
-        "prob_greater",
-        "prob_greater_mc",
-        "relevant_log_odds_ratio",
-        "risk_difference_posterior",
-        "sceptical_prior",
-    ),
-    "missing": (
-        "MECHANISMS",
-        "SHIFTS",
-        "TIPPING_TESTS",
-        "DeltaAdjusted",
-        "DropoutSimulation",
-        "Imputations",
-        "MultipleImputation",
-        "PooledEstimate",
-        "TippingGrid",
-        "delta_adjusted",
-        "dropout_simulation",
-        "dropout_trial",
-        "impose_dropout",
-        "impute_monotone",
-        "multiple_imputation",
-        "responder_analyses",
-        "responder_mi",
-        "responder_tipping_point",
-        "rubin",
-        "visits_wide",
-    ),
-    "continuous": (
-        "ArmDifference",
-        "ConvergenceWarning",
-        "RepeatedMeasuresFit",
-        "ancova",
-        "gee",
-        "mixed_random_intercept",
-        "mmrm",
-        "ttest_week",
-    ),
-}
+# The modules with public names, in the order of ``__all__`` below. A module is imported
+# when one of its names (or the module itself) is first used (PEP 562 ``__getattr__``
+# below): a notebook that only computes a Fisher test does not pay for the MMRM or
+# multiple imputation. Which names a module has is read from its ``__all__`` in its source
+# (about 1 ms for all of them), so no second list of them is kept here.
+_WITH_NAMES: tuple[str, ...] = (
+    "binary", "summary", "power", "safety", "design", "bayes", "missing", "continuous",
+)  # fmt: skip
+
+
+def _public_names(module: str) -> tuple[str, ...]:
+    """The ``__all__`` of ``trialkit.stats.<module>``, read from its source without
+    importing it (a literal list, as every module here has); the module is imported for
+    it only when its source does not say it literally."""
+    try:
+        source = Path(__file__).with_name(f"{module}.py").read_text(encoding="utf-8")
+        found = re.search(r"^__all__\s*(?::[^=\n]*)?=\s*(\[.*?\]|\(.*?\))", source, re.S | re.M)
+        if found is not None:
+            return tuple(ast.literal_eval(found.group(1)))
+    except (OSError, ValueError, SyntaxError):
+        pass
+    return tuple(_module(module).__all__)
+
+
+_NAMES: dict[str, tuple[str, ...]] = {module: _public_names(module) for module in _WITH_NAMES}
 _HOME: dict[str, str] = {name: module for module, names in _NAMES.items() for name in names}
 _MODULES: tuple[str, ...] = (*_NAMES, "results")
 
