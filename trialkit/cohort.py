@@ -49,33 +49,29 @@ if TYPE_CHECKING:  # for readers and type checkers; at run time see __getattr__ 
         simulate_endpoints,
     )
 
-# Where each public name lives. The modules are imported when a name is first used
-# (PEP 562 ``__getattr__`` below): ``cohort.load`` needs neither the generative model nor
-# the reconstruction, and importing them costs a notebook's kernel time it would not use.
-_HOME: dict[str, str] = {
-    "ASSUMPTIONS_PATH": "assumptions",
-    "Assumption": "assumptions",
-    "AssumptionError": "assumptions",
-    "assumption_table": "assumptions",
-    "assumptions": "assumptions",
-    "compare_with_published": "compare",
-    "summary": "compare",
-    "DATASETS": "datafiles",
-    "SYNTHETIC_DIR": "datafiles",
-    "load": "datafiles",
-    "main": "datafiles",
-    "read_csvs": "datafiles",
-    "write_csvs": "datafiles",
-    "ensemble": "ensemble",
-    "ensemble_member": "ensemble",
-    "ReconstructionError": "reconstruct",
-    "reconstruct": "reconstruct",
-    "ARMS": "trial_model",
-    "LAB_UNITS": "trial_model",
-    "insulin_share_denominators": "trial_model",
-    "simulate": "trial_model",
-    "simulate_endpoints": "trial_model",
-}
+
+def _homes() -> dict[str, str]:
+    """Where each public name lives, read from the imports under ``TYPE_CHECKING`` above
+    (this file's source, about 1 ms): {name: module}. The modules are imported when a name
+    is first used (PEP 562 ``__getattr__`` below): ``cohort.load`` needs neither the
+    generative model nor the reconstruction, and importing them costs a notebook's kernel
+    time it would not use."""
+    import ast
+    from pathlib import Path
+
+    tree = ast.parse(Path(__file__).read_text(encoding="utf-8"))
+    block = next(
+        n for n in tree.body if isinstance(n, ast.If) and ast.unparse(n.test) == "TYPE_CHECKING"
+    )
+    return {
+        alias.name: node.module.rsplit(".", 1)[-1]
+        for node in block.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+
+
+_HOME: dict[str, str] = _homes()
 
 
 def _module(home: str) -> Any:
