@@ -279,35 +279,41 @@ def test_after_a_cell_figures_are_shown_before_matplotlib_redraws_them(shell):
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 2), (1, 3)])
 def test_the_check_after_the_draw_measures_what_matplotlib_measures(shape):
-    """``_sticks_out`` takes each axis's ticks from the draw instead of computing them
-    again: the figure's box is the same, to the last float, as matplotlib's own."""
+    """``_sticks_out`` measures the figure within the draw's ``_ticks_of_the_draw``, taking
+    each axis's ticks and tick label boxes from the draw instead of computing them again:
+    the figure's box is the same, to the last float, as matplotlib's own."""
     fig, axes = _busy_figure(*shape)
     for ax in np.ravel(axes):
         ax.set_xscale("log")  # log axes: minor ticks too
         ax.set_xlim(1e-4, 1)
         ax.set_title("A title longer than a narrow panel, on purpose")
     plots._caption_figure(fig, LONG_NOTE, "simulated", title="A suptitle")
-    with plots._ticks_of_the_draw() as ticks:
-        fig.canvas.draw()
-    assert ticks  # every axis drew its ticks
-    renderer = fig.canvas.get_renderer()
-    theirs = fig.get_tightbbox(renderer).bounds
-    calls: list[int] = []
-    update = matplotlib.axis.Axis._update_ticks
+    axis = matplotlib.axis.Axis
+    update, boxes = axis._update_ticks, axis._get_ticklabel_bboxes
+    calls: list[str] = []
 
-    def counting(axis):
-        calls.append(1)
-        return update(axis)
+    def counting_ticks(self):
+        calls.append("ticks")
+        return update(self)
 
-    matplotlib.axis.Axis._update_ticks = counting
+    def counting_boxes(self, ticks, renderer=None):
+        calls.append("boxes")
+        return boxes(self, ticks, renderer)
+
+    axis._update_ticks, axis._get_ticklabel_bboxes = counting_ticks, counting_boxes
     try:
-        ours = plots._drawn_box(fig, ticks).bounds
-        assert not calls  # nothing recomputed
+        with plots._ticks_of_the_draw() as drawn:
+            fig.canvas.draw()
+            assert calls and drawn  # the draw computed and kept every axis's ticks
+            calls.clear()
+            ours = plots._drawn_box(fig).bounds
+            assert not calls  # nothing computed or measured again
     finally:
-        matplotlib.axis.Axis._update_ticks = update
-    assert ours == theirs
+        axis._update_ticks, axis._get_ticklabel_bboxes = update, boxes
     assert matplotlib.axis.Axis._update_ticks is update  # left as it was
-    assert fig.get_tightbbox(renderer).bounds == theirs
+    assert matplotlib.axis.Axis._get_ticklabel_bboxes is boxes
+    theirs = fig.get_tightbbox(fig.canvas.get_renderer()).bounds  # matplotlib's, afresh
+    assert ours == theirs
     plt.close(fig)
 
 
@@ -345,13 +351,13 @@ def test_ticks_computed_once_per_layout_draw_the_same_picture(build):
     of the same figure (and so are all 51 figures of the collection, checked when this
     was written)."""
     ours_fig, theirs_fig = build(), build()
-    with plots._ticks_of_the_draw() as ticks:
+    with plots._ticks_of_the_draw() as drawn:
         ours_fig.canvas.draw()
-    assert ticks  # kept: the ticks of the draw, after the layout
+    assert drawn.ticks and drawn.label_boxes  # kept: what the draw computed, after the layout
     theirs_fig.canvas.draw()
     ours = np.asarray(ours_fig.canvas.buffer_rgba())
     theirs = np.asarray(theirs_fig.canvas.buffer_rgba())
     assert ours.shape == theirs.shape and np.array_equal(ours, theirs)
-    assert not plots._TICKS_KEPT  # nothing left behind
+    assert not plots._DRAWS_UNDER_WAY  # nothing left behind
     plt.close(ours_fig)
     plt.close(theirs_fig)

@@ -674,8 +674,8 @@ class _TightLayoutMeasuredOnce(TightLayoutEngine):
             super().execute(fig)
         finally:
             martist._get_tightbbox_for_layout_only = measure
-            for ticks in _TICKS_KEPT:  # the axes have moved: their ticks are to compute again
-                ticks.clear()
+            for drawn in _DRAWS_UNDER_WAY:  # the axes have moved: their ticks are to compute again
+                drawn.forget()
 
 
 def _wrap_to_figure(fig: Figure, words: str, size: float) -> str:
@@ -715,9 +715,10 @@ def _one_draw_png(fig: Figure, fallback: Any) -> str | None:
         return fallback(fig)
     for _layout_pass in range(2):
         buf = io.BytesIO()
-        with _ticks_of_the_draw() as ticks:
+        with _ticks_of_the_draw():
             _png_opaque_as_rgb(fig, buf)
-        if not _sticks_out(fig, ticks):
+            inside = not _sticks_out(fig)  # measured with what the draw measured
+        if inside:
             return base64.b64encode(buf.getvalue()).decode("ascii")
     # tight layout is one pass: a title taller than the room it was measured with can stick
     # out after the first, and a second, from the first one's positions, brings it in (as
@@ -726,70 +727,87 @@ def _one_draw_png(fig: Figure, fallback: Any) -> str | None:
     return fallback(fig)
 
 
-def _sticks_out(fig: Figure, ticks: Mapping[Any, Any] | None = None) -> bool:
+def _sticks_out(fig: Figure) -> bool:
     """Whether anything of a just-drawn figure lies outside it (by more than a pixel);
     measured from the draw's own renderer, without drawing again (``_drawn_box``)."""
-    box = _drawn_box(fig, ticks)
+    box = _drawn_box(fig)
     width, height = fig.get_size_inches()
     pixel = 1 / fig.dpi
     return box.x0 < -pixel or box.y0 < -pixel or box.x1 > width + pixel or box.y1 > height + pixel
 
 
-def _drawn_box(fig: Figure, ticks: Mapping[Any, Any] | None = None) -> Any:
+def _drawn_box(fig: Figure) -> Any:
     """The box around everything of a just-drawn figure, in inches (``get_tightbbox``).
 
-    ``ticks``: the ticks each axis drew (``_ticks_of_the_draw``). Measuring the figure
-    recomputes every axis's ticks (locators, formatters, a Tick object each, and again
-    for the axes that share it): given the draw's, nothing has moved since, so they are
-    taken as they are; that was most of the cost of this check (1.1 s over the
-    collection's figures, a fifth of their drawing).
+    Called within the draw's ``_ticks_of_the_draw``, it takes each axis's ticks and tick
+    label boxes from the draw (nothing has moved since): recomputing them was most of the
+    cost of this check (1.1 s over the collection's figures, a fifth of their drawing).
     """
-    from matplotlib.axis import Axis
-
-    update = Axis._update_ticks
-    ticks = ticks or {}
-
-    def drawn(axis: Axis) -> Any:
-        return ticks[axis] if axis in ticks else update(axis)
-
-    Axis._update_ticks = drawn  # type: ignore[method-assign]
-    try:
-        return fig.get_tightbbox(fig.canvas.get_renderer())
-    finally:
-        Axis._update_ticks = update  # type: ignore[method-assign]
+    return fig.get_tightbbox(fig.canvas.get_renderer())
 
 
-_TICKS_KEPT: list[dict[Any, Any]] = []  # the ticks kept by the draws under way (one here)
+class _DrawnOnce:
+    """Per axis, what matplotlib computes many times within one figure's draw, kept while
+    the axes stay where they are.
+
+    Matplotlib computes an axis's ticks (locator, formatter, a Tick object per tick) and
+    measures its tick labels each time something asks: the axis's own measurement and
+    drawing, the titles' placement, every axis that lines its label up with it; about 20
+    times per axis and draw, for the same ticks, since nothing moves within a draw but
+    the layout. The layout (``_TightLayoutMeasuredOnce``) calls ``forget`` when it has
+    moved the axes.
+    """
+
+    def __init__(self) -> None:
+        self.ticks: dict[Any, Any] = {}  # axis -> its ticks (``Axis._update_ticks``)
+        self.label_boxes: dict[Any, Any] = {}  # (axis, renderer) -> its tick labels' boxes
+
+    def __bool__(self) -> bool:
+        return bool(self.ticks)
+
+    def forget(self) -> None:
+        self.ticks.clear()
+        self.label_boxes.clear()
+
+
+_DRAWS_UNDER_WAY: list[_DrawnOnce] = []  # the draws under way (one here), for the layout
 
 
 @contextlib.contextmanager
-def _ticks_of_the_draw() -> Iterator[dict[Any, Any]]:
-    """Within (one figure's draw): each axis's ticks computed once while the axes stay where
-    they are, and kept by axis (yielded: after the draw, the ticks it drew).
-
-    Matplotlib computes an axis's ticks (locator, formatter, a Tick object per tick) each
-    time something asks: the axis's own measurement and drawing, the titles' placement,
-    and every axis that lines its label up with it; about 20 times per axis and draw, for
-    the same ticks, since nothing moves within a draw but the layout. The layout
-    (``_TightLayoutMeasuredOnce``) forgets the kept ticks when it has moved the axes.
-    """
+def _ticks_of_the_draw() -> Iterator[_DrawnOnce]:
+    """Within (one figure's draw and its measurement after): each axis's ticks computed, and
+    its tick labels measured, once while the axes stay where they are (``_DrawnOnce``;
+    yielded: after the draw, what it drew)."""
     from matplotlib.axis import Axis
 
-    update = Axis._update_ticks
-    kept: dict[Any, Any] = {}
+    update, boxes = Axis._update_ticks, Axis._get_ticklabel_bboxes
+    kept = _DrawnOnce()
 
-    def once(axis: Axis) -> Any:
-        if axis not in kept:
-            kept[axis] = update(axis)
-        return kept[axis]
+    def ticks_once(axis: Axis) -> Any:
+        if axis not in kept.ticks:
+            kept.ticks[axis] = update(axis)
+        return kept.ticks[axis]
 
-    Axis._update_ticks = once  # type: ignore[method-assign]
-    _TICKS_KEPT.append(kept)
+    def boxes_once(axis: Axis, ticks: Any, renderer: Any = None) -> Any:
+        # a tick label's box follows from its tick (kept above) and the renderer; any
+        # other ticks (a caller's own list) are measured as matplotlib would
+        key = (axis, id(renderer))
+        if ticks is not kept.ticks.get(axis) or renderer is None:
+            return boxes(axis, ticks, renderer)
+        if key not in kept.label_boxes:
+            kept.label_boxes[key] = boxes(axis, ticks, renderer)
+        first, second = kept.label_boxes[key]
+        return list(first), list(second)  # callers get lists of their own
+
+    Axis._update_ticks = ticks_once  # type: ignore[method-assign]
+    Axis._get_ticklabel_bboxes = boxes_once  # type: ignore[method-assign]
+    _DRAWS_UNDER_WAY.append(kept)
     try:
         yield kept
     finally:
-        _TICKS_KEPT.remove(kept)
+        _DRAWS_UNDER_WAY.remove(kept)
         Axis._update_ticks = update  # type: ignore[method-assign]
+        Axis._get_ticklabel_bboxes = boxes  # type: ignore[method-assign]
 
 
 def _png_opaque_as_rgb(fig: Figure, buf: Any) -> None:
