@@ -361,3 +361,45 @@ def test_ticks_computed_once_per_layout_draw_the_same_picture(build):
     assert not plots._DRAWS_UNDER_WAY  # nothing left behind
     plt.close(ours_fig)
     plt.close(theirs_fig)
+
+
+def test_text_layouts_kept_across_draws_follow_every_change_of_a_text():
+    """Text layouts are kept across draws and figures (``_text_layout``), keyed by what a
+    layout depends on: a text whose font size (changed in place), angle, alignment or
+    string changes after a first draw is laid out afresh, and the picture equals
+    matplotlib's own draw of the same figure (no layout engine: the axes stay put)."""
+
+    def build() -> tuple[Figure, matplotlib.text.Text]:
+        fig, ax = plt.subplots(figsize=(4, 3))
+        ax.plot([0, 1], [0, 1])
+        label = ax.text(0.5, 0.5, "a label", ha="left")
+        ax.set_xlabel("x label")
+        return fig, label
+
+    ours, label = build()
+    with plots._ticks_of_the_draw():
+        ours.canvas.draw()  # the layouts of this state are kept
+    for change in (
+        lambda t: t.set_fontsize(17),  # FontProperties changed in place
+        lambda t: t.set_rotation(30),
+        lambda t: t.set_horizontalalignment("right"),
+        lambda t: t.set_text("another label, longer"),
+    ):
+        change(label)
+        with plots._ticks_of_the_draw():
+            ours.canvas.draw()
+        theirs, their_label = build()
+        # the same changes, on a figure matplotlib draws without trialkit's memos
+        their_label.update(
+            {
+                "fontsize": label.get_fontsize(),
+                "rotation": label.get_rotation(),
+                "horizontalalignment": label.get_horizontalalignment(),
+                "text": label.get_text(),
+            }
+        )
+        theirs.canvas.draw()
+        a, b = np.asarray(ours.canvas.buffer_rgba()), np.asarray(theirs.canvas.buffer_rgba())
+        assert a.shape == b.shape and np.array_equal(a, b)
+        plt.close(theirs)
+    plt.close(ours)

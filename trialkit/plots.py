@@ -777,10 +777,12 @@ _DRAWS_UNDER_WAY: list[_DrawnOnce] = []  # the draws under way (one here), for t
 def _ticks_of_the_draw() -> Iterator[_DrawnOnce]:
     """Within (one figure's draw and its measurement after): each axis's ticks computed, and
     its tick labels measured, once while the axes stay where they are (``_DrawnOnce``;
-    yielded: after the draw, what it drew)."""
+    yielded: after the draw, what it drew); and each text's layout (``_text_layout``)
+    taken from the texts already laid out with the same inputs."""
     from matplotlib.axis import Axis
+    from matplotlib.text import Text
 
-    update, boxes = Axis._update_ticks, Axis._get_ticklabel_bboxes
+    update, boxes, layout = Axis._update_ticks, Axis._get_ticklabel_bboxes, Text._get_layout
     kept = _DrawnOnce()
 
     def ticks_once(axis: Axis) -> Any:
@@ -799,8 +801,12 @@ def _ticks_of_the_draw() -> Iterator[_DrawnOnce]:
         first, second = kept.label_boxes[key]
         return list(first), list(second)  # callers get lists of their own
 
+    def layout_once(text: Text, renderer: Any) -> Any:
+        return _text_layout(text, renderer, layout)
+
     Axis._update_ticks = ticks_once  # type: ignore[method-assign]
     Axis._get_ticklabel_bboxes = boxes_once  # type: ignore[method-assign]
+    Text._get_layout = layout_once  # type: ignore[method-assign]
     _DRAWS_UNDER_WAY.append(kept)
     try:
         yield kept
@@ -808,6 +814,46 @@ def _ticks_of_the_draw() -> Iterator[_DrawnOnce]:
         _DRAWS_UNDER_WAY.remove(kept)
         Axis._update_ticks = update  # type: ignore[method-assign]
         Axis._get_ticklabel_bboxes = boxes  # type: ignore[method-assign]
+        Text._get_layout = layout  # type: ignore[method-assign]
+
+
+_LAYOUTS: dict[tuple[Any, ...], Any] = {}  # a text's layout by everything it depends on
+_LAYOUTS_KEPT = 20_000  # at most (a notebook of the collection lays out 90-180 distinct texts)
+
+
+def _text_layout(text: Any, renderer: Any, layout: Any) -> Any:
+    """``Text._get_layout``: the text's box and lines relative to its anchor, which do not
+    depend on where the text is; kept by everything they depend on (the string, the font,
+    the angle, the alignments, the line spacing, the dpi and the renderer's kind), so the
+    same tick label, laid out again after the layout moved its axis or in the next figure,
+    is not measured again (matplotlib keeps the font metrics per renderer, and each figure
+    has its own). Texts that wrap or use TeX or mathtext are laid out as matplotlib does.
+    """
+    import matplotlib as mpl
+    from matplotlib.transforms import Bbox
+
+    string = text.get_text()
+    if text.get_wrap() or text.get_usetex() or "$" in string:
+        return layout(text, renderer)
+    font = text._fontproperties
+    key = (
+        string,
+        (
+            tuple(font.get_family()), font.get_slant(), font.get_variant(), font.get_weight(),
+            font.get_stretch(), font.get_size(), font.get_file(), font.get_math_fontfamily(),
+        ),
+        text.get_rotation(), text.get_rotation_mode(), text._get_multialignment(),
+        text._horizontalalignment, text._verticalalignment, text._linespacing,
+        text.get_figure(root=True).dpi, type(renderer), renderer.dpi,
+        mpl.rcParams["text.hinting"], mpl.rcParams["text.hinting_factor"],
+        mpl.rcParams["text.kerning_factor"],
+    )  # fmt: skip
+    if key not in _LAYOUTS:
+        if len(_LAYOUTS) >= _LAYOUTS_KEPT:
+            _LAYOUTS.clear()
+        _LAYOUTS[key] = layout(text, renderer)
+    box, lines, descent = _LAYOUTS[key]
+    return Bbox(box.get_points().copy()), list(lines), descent  # the caller's own box
 
 
 def _png_opaque_as_rgb(fig: Figure, buf: Any) -> None:
