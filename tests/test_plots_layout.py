@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import TightLayoutEngine
 
-from trialkit import plots
+from trialkit import drawing, plots
 from trialkit.text import provenance_label
 
 LONG_NOTE = (
@@ -49,7 +49,7 @@ def _busy_figure(nrows: int = 2, ncols: int = 2) -> tuple[Figure, np.ndarray]:
 @pytest.mark.parametrize("rect", [(0, 0.1, 1, 0.94), (0, 0.07, 1, 1), None])
 def test_layout_measured_once_is_matplotlibs_tight_layout(shape, rect):
     positions = []
-    for engine in (TightLayoutEngine, plots._TightLayoutMeasuredOnce):
+    for engine in (TightLayoutEngine, drawing.TightLayoutMeasuredOnce):
         fig, axes = _busy_figure(*shape)
         engine(rect=rect).execute(fig)
         positions.append([ax.get_position().bounds for ax in axes.flat])
@@ -72,7 +72,7 @@ def test_layout_measured_once_measures_each_axes_once(monkeypatch):
     TightLayoutEngine(rect=(0, 0.1, 1, 0.94)).execute(fig)
     twice = sum(calls.count(id(ax)) for ax in axes.flat)
     calls.clear()
-    plots._TightLayoutMeasuredOnce(rect=(0, 0.1, 1, 0.94)).execute(fig)
+    drawing.TightLayoutMeasuredOnce(rect=(0, 0.1, 1, 0.94)).execute(fig)
     once = sum(calls.count(id(ax)) for ax in axes.flat)
     plt.close(fig)
     assert (twice, once) == (8, 4)
@@ -108,7 +108,7 @@ def test_a_second_caption_replaces_the_first_and_an_empty_one_keeps_its_room():
     short = plots._caption_room(fig)
     plots.caption(ax)  # an inner plot function's caption without words
     assert plots._caption_room(fig) == short < room
-    assert isinstance(fig.get_layout_engine(), plots._TightLayoutMeasuredOnce)
+    assert isinstance(fig.get_layout_engine(), drawing.TightLayoutMeasuredOnce)
     plt.close(fig)
 
 
@@ -215,14 +215,14 @@ def test_a_figure_out_after_one_layout_pass_is_laid_out_and_drawn_again(shell, m
     )  # fmt: skip
     fig = ax.figure
     fig.canvas.draw()
-    assert plots._sticks_out(fig)  # after one pass: the case this is about
-    fig.set_layout_engine(plots._TightLayoutMeasuredOnce(**fig.get_layout_engine().get()))
+    assert drawing.sticks_out(fig)  # after one pass: the case this is about
+    fig.set_layout_engine(drawing.TightLayoutMeasuredOnce(**fig.get_layout_engine().get()))
     ax.set_position([0.1, 0.1, 0.8, 0.8])  # back to a fresh, not yet laid out figure
     draws = _count_draws(monkeypatch)
     image = Image.open(io.BytesIO(base64.b64decode(formatter(fig))))
     assert len(draws) == 2
     assert image.size == (round(fig.get_figwidth() * fig.dpi), round(fig.get_figheight() * fig.dpi))
-    assert not plots._sticks_out(fig)
+    assert not drawing.sticks_out(fig)
     plt.close(fig)
 
 
@@ -235,7 +235,7 @@ def test_the_png_is_the_figure_without_its_opaque_alpha_channel():
     fig.canvas.draw()
     fig.set_layout_engine("none")  # laid out: both draws below show the same positions
     ours = io.BytesIO()
-    plots._png_opaque_as_rgb(fig, ours)
+    drawing.png_opaque_as_rgb(fig, ours)
     theirs = io.BytesIO()
     fig.canvas.print_png(theirs)
     a, b = Image.open(ours), Image.open(theirs)
@@ -243,7 +243,7 @@ def test_the_png_is_the_figure_without_its_opaque_alpha_channel():
     assert np.array_equal(np.asarray(a), np.asarray(b)[..., :3])
     fig.patch.set_alpha(0.5)  # transparent somewhere: the alpha channel stays
     kept = io.BytesIO()
-    plots._png_opaque_as_rgb(fig, kept)
+    drawing.png_opaque_as_rgb(fig, kept)
     assert Image.open(kept).mode == "RGBA"
     plt.close(fig)
 
@@ -279,9 +279,10 @@ def test_after_a_cell_figures_are_shown_before_matplotlib_redraws_them(shell):
 
 @pytest.mark.parametrize("shape", [(1, 1), (2, 2), (1, 3)])
 def test_the_check_after_the_draw_measures_what_matplotlib_measures(shape):
-    """``_sticks_out`` measures the figure within the draw's ``_ticks_of_the_draw``, taking
-    each axis's ticks and tick label boxes from the draw instead of computing them again:
-    the figure's box is the same, to the last float, as matplotlib's own."""
+    """``drawing.sticks_out`` measures the figure within the draw's
+    ``drawing.measured_once``, taking each axis's ticks and tick label boxes from the draw
+    instead of computing them again: the figure's box is the same, to the last float, as
+    matplotlib's own."""
     fig, axes = _busy_figure(*shape)
     for ax in np.ravel(axes):
         ax.set_xscale("log")  # log axes: minor ticks too
@@ -302,11 +303,11 @@ def test_the_check_after_the_draw_measures_what_matplotlib_measures(shape):
 
     axis._update_ticks, axis._get_ticklabel_bboxes = counting_ticks, counting_boxes
     try:
-        with plots._ticks_of_the_draw() as drawn:
+        with drawing.measured_once() as drawn:
             fig.canvas.draw()
             assert calls and drawn  # the draw computed and kept every axis's ticks
             calls.clear()
-            ours = plots._drawn_box(fig).bounds
+            ours = drawing.drawn_box(fig).bounds
             assert not calls  # nothing computed or measured again
     finally:
         axis._update_ticks, axis._get_ticklabel_bboxes = update, boxes
@@ -351,20 +352,20 @@ def test_ticks_computed_once_per_layout_draw_the_same_picture(build):
     of the same figure (and so are all 51 figures of the collection, checked when this
     was written)."""
     ours_fig, theirs_fig = build(), build()
-    with plots._ticks_of_the_draw() as drawn:
+    with drawing.measured_once() as drawn:
         ours_fig.canvas.draw()
     assert drawn.ticks and drawn.label_boxes  # kept: what the draw computed, after the layout
     theirs_fig.canvas.draw()
     ours = np.asarray(ours_fig.canvas.buffer_rgba())
     theirs = np.asarray(theirs_fig.canvas.buffer_rgba())
     assert ours.shape == theirs.shape and np.array_equal(ours, theirs)
-    assert not plots._DRAWS_UNDER_WAY  # nothing left behind
+    assert not drawing.DRAWS_UNDER_WAY  # nothing left behind
     plt.close(ours_fig)
     plt.close(theirs_fig)
 
 
 def test_text_layouts_kept_across_draws_follow_every_change_of_a_text():
-    """Text layouts are kept across draws and figures (``_text_layout``), keyed by what a
+    """Text layouts are kept across draws and figures (``drawing.text_layout``), keyed by what a
     layout depends on: a text whose font size (changed in place), angle, alignment or
     string changes after a first draw is laid out afresh, and the picture equals
     matplotlib's own draw of the same figure (no layout engine: the axes stay put)."""
@@ -377,7 +378,7 @@ def test_text_layouts_kept_across_draws_follow_every_change_of_a_text():
         return fig, label
 
     ours, label = build()
-    with plots._ticks_of_the_draw():
+    with drawing.measured_once():
         ours.canvas.draw()  # the layouts of this state are kept
     for change in (
         lambda t: t.set_fontsize(17),  # FontProperties changed in place
@@ -386,7 +387,7 @@ def test_text_layouts_kept_across_draws_follow_every_change_of_a_text():
         lambda t: t.set_text("another label, longer"),
     ):
         change(label)
-        with plots._ticks_of_the_draw():
+        with drawing.measured_once():
             ours.canvas.draw()
         theirs, their_label = build()
         # the same changes, on a figure matplotlib draws without trialkit's memos

@@ -14,7 +14,8 @@ Modules, by what they hold:
 - ``schema``    the dataset contracts (ADSL, ADLB, ADEX, ADAE, ADRESP); ``read`` a folder
 - ``derive``    baseline, change, visit windows, analysis flags, the composite responder
 - ``stats``     statistics: binary-endpoint intervals and tests, fragility index, ...
-- ``plots``     figures (the only module that draws)
+- ``plots``     figures (the only module that makes them)
+- ``drawing``   how figures are laid out and drawn once into a notebook (PNG)
 - ``params``    notebook parameters: declared ranges and their validation
 - ``text``      one number formatter for prose and tables; ``say``: Markdown from results
 - ``tables``    formatted, captioned tables; Table 1, disposition, incidence
