@@ -48,6 +48,7 @@ __all__ = [
     "plural",
     "pct",
     "pp",
+    "prob",
     "provenance_label",
     "provenance_of",
     "say",
@@ -112,6 +113,19 @@ def pp(x: float | None, digits: int = 1) -> str:
     return f"{100 * float(x):.{digits}f}"
 
 
+def prob(x: float | None, digits: int = 2) -> str:
+    """A probability to ``digits`` decimals, never rounded to a certainty: ``prob(0.4321)
+    == "0.43"``, ``prob(0.9999997) == "above 0.99"``, ``prob(2e-7) == "below 0.01"``."""
+    if _missing(x):
+        return "–"
+    step = 10.0**-digits
+    if float(x) >= 1 - step / 2:
+        return f"above {1 - step:.{digits}f}"
+    if float(x) < step / 2:
+        return f"below {step:.{digits}f}"
+    return f"{float(x):.{digits}f}"
+
+
 def num(x: float | int | None, digits: int = 3) -> str:
     """A number for prose: integers (and integral floats) without decimals, others to
     ``digits`` significant digits (at least 2 decimals for values below 10)."""
@@ -171,6 +185,7 @@ _SPECS: Final[dict[str, Callable[[Any], str]]] = {
     "pct2": lambda x: pct(x, 2),
     "pp": pp,
     "pp2": lambda x: pp(x, 2),
+    "prob": prob,
     "num": num,
     "n": num,
 }
