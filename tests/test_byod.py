@@ -79,6 +79,23 @@ def expected_any_teae(folder: Path) -> dict[str, list[int]]:
     }
 
 
+def expected_hba1c_week48(folder: Path) -> tuple[float, float, list[int]]:
+    """Difference in mean HbA1c change at week 48 (UC-MSC minus placebo), its Student's
+    t-test standard error (from scipy's t statistic) and the patients per arm with a
+    week-48 value, straight from the CSVs (baseline: the last value on or before day 1)."""
+    from scipy import stats as sps
+
+    adsl = _read(folder, "ADSL").set_index("USUBJID")
+    lb = _read(folder, "ADLB")
+    lb = lb[lb["PARAMCD"] == "HBA1C"].assign(ADY=lambda d: d["ADY"].astype(int),
+                                             AVAL=lambda d: d["AVAL"].astype(float))  # fmt: skip
+    base = lb[lb["ADY"] <= 1].sort_values("ADY").groupby("USUBJID")["AVAL"].last()
+    change = (lb[lb["AVISIT"] == "Week 48"].set_index("USUBJID")["AVAL"] - base).dropna()
+    arms = [change[adsl.loc[change.index, "ARM"] == arm] for arm in ARMS]
+    diff = arms[0].mean() - arms[1].mean()
+    return diff, diff / sps.ttest_ind(*arms).statistic, [len(a) for a in arms]
+
+
 @pytest.fixture(scope="module")
 def byod_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, run.Outcome]]:
     """Every notebook that takes data_dir, rendered once on the hand-made folder; each
@@ -138,6 +155,16 @@ def test_notebook_renders_on_the_analysts_data(byod_run, stem):
         assert records["traced"]["left early"] == "0106"
     if "primary.counts" in records:
         assert records["primary.counts"] == responders
+    if stem == "10_bayesian_reanalysis":  # section 6: the analyst's own HbA1c reading
+        from scipy import stats as sps
+
+        diff, se, n = expected_hba1c_week48(BYOD)
+        yours = records["bayes.your_hba1c"]
+        assert yours["n"] == n == [2, 2]
+        assert yours["mean"] == pytest.approx(diff) == pytest.approx(-1.75)
+        assert yours["se"] == pytest.approx(se)
+        relevant = report["parameters"]["hba1c_relevant"]
+        assert yours["p_relevant"] == pytest.approx(sps.norm.cdf(-relevant, diff, se))
     if "safety.incidence.any" in records:
         inc = records["safety.incidence.any"]
         assert {arm: inc[arm] for arm in ARMS} == expected_any_teae(BYOD)
