@@ -472,6 +472,7 @@ def test_unusable_snapshot_falls_back_to_validating(tmp_path, monkeypatch, conte
         snap.write_bytes(content)
     plain = _read_plain(SYNTHETIC, monkeypatch)
     monkeypatch.setenv(schema.SNAPSHOT_ENV, str(snap))
+    schema._VALIDATED.clear()  # nothing validated earlier in this process
     calls = []
     validated = schema._read_validated
     monkeypatch.setattr(schema, "_read_validated", lambda f: calls.append(f) or validated(f))
@@ -486,3 +487,27 @@ def test_snapshot_digest_covers_only_the_dataset_files(tmp_path):
     assert schema._digest(folder) == before
     (folder / "ADAE.csv").rename(folder / "adae_old.csv")
     assert schema._digest(folder) != before
+
+
+def test_a_folder_is_validated_once_per_process_for_the_same_files(tmp_path, monkeypatch):
+    """``read`` (and so the runner's parameter check and its snapshot) validates a folder
+    once while its files stay the same; a copy per call; changed files are validated
+    afresh (and refused when broken)."""
+    folder = Path(shutil.copytree(SYNTHETIC, tmp_path / "data"))
+    monkeypatch.delenv(schema.SNAPSHOT_ENV, raising=False)
+    calls = []
+    validated = schema._read_validated
+    monkeypatch.setattr(schema, "_read_validated", lambda f: calls.append(f) or validated(f))
+    first = schema.read(folder, announce=False)
+    first["ADSL"].loc[:, "AGE"] = -1  # the caller's own copy
+    first["ADLB"].attrs["warnings"].append("changed")
+    again = schema.read(folder, announce=False)
+    schema.write_snapshot([folder], tmp_path / "validated.pickle")
+    assert len(calls) == 1
+    _same(again, validated(folder))
+    rows = _rows(folder / "ADSL.csv")
+    rows[1][rows[0].index("ARM")] = "Placebo arm"
+    _write(folder / "ADSL.csv", rows)
+    with pytest.raises(DatasetError, match="ARM must be one of"):
+        schema.read(folder)
+    assert len(calls) == 2

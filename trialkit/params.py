@@ -133,9 +133,6 @@ def data_folder(value: str) -> str | None:
     return None
 
 
-_READ_CACHE: dict[tuple[Any, ...], Any] = {}
-
-
 def data_warnings(value: str) -> list[str]:
     """The warnings of a valid ``data_dir`` (``schema.warnings_of``; none for "")."""
     if not value:
@@ -146,19 +143,12 @@ def data_warnings(value: str) -> list[str]:
 
 
 def _read_folder(folder: Path) -> dict[str, Any]:
-    """``schema.read(folder)``, read once per process for the same files (same names,
-    sizes and modification times): the runner's checks and a notebook's read agree."""
+    """``schema.read(folder)`` without announcing its warnings; validated once per process
+    for the same files (``schema._validated``): the runner's checks, its snapshot for the
+    kernels and a notebook's read agree."""
     from trialkit import schema
 
-    folder = Path(folder).resolve()
-    stamp = tuple(
-        sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.glob("*.csv"))
-    )
-    key = (str(folder), stamp)
-    if key not in _READ_CACHE:
-        _READ_CACHE.clear()
-        _READ_CACHE[key] = schema.read(folder, announce=False)
-    return _READ_CACHE[key]
+    return schema.read(folder, announce=False)
 
 
 #: The ``data_dir`` parameter of every notebook that uses patient data.

@@ -1317,7 +1317,9 @@ def read(folder: str | Path, *, announce: bool = True) -> dict[str, pd.DataFrame
     frames; raises :class:`DatasetError` naming the file when one is missing or
     unreadable, and listing every problem of every file otherwise.
 
-    Validated once per run: when the environment variable ``SNAPSHOT_ENV``
+    Validated once per process for the same files (:func:`_validated`: the runner's
+    parameter checks and its snapshot validate an analyst's folder once), and once per
+    run across processes: when the environment variable ``SNAPSHOT_ENV``
     (``TRIALKIT_VALIDATED``) names a file written by :func:`write_snapshot` that holds
     this folder with the same file contents (digest of the names and bytes of its
     ADSL/ADLB/ADEX/ADAE.csv), the result is that snapshot's (a fresh copy per call, equal
@@ -1327,13 +1329,33 @@ def read(folder: str | Path, *, announce: bool = True) -> dict[str, pd.DataFrame
     folder = Path(folder)
     out = _from_snapshot(folder)
     if out is None:
-        out = _read_validated(folder)
+        out = _validated(folder)
     notes = list(next(iter(out.values())).attrs.get("warnings", []))
     for df in out.values():
         df.attrs["warnings"] = list(notes)
     if notes and announce:
         _announce(notes)
     return out
+
+
+_VALIDATED: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}  # (folder, digest) -> result
+_VALIDATED_KEPT = 4  # folders kept at most
+
+
+def _validated(folder: Path) -> dict[str, pd.DataFrame]:
+    """:func:`_read_validated`, once per process for the same files (the folder's
+    :func:`_digest`), a fresh copy per call: what the runner's checks of a parameter, its
+    snapshot and any other reader in the same process get, validated once. A folder that
+    does not meet the contracts is validated (and refused) every time."""
+    if not folder.is_dir():
+        return _read_validated(folder)  # refused, naming the folder
+    key = (str(folder.resolve()), _digest(folder))
+    if key not in _VALIDATED:
+        result = _read_validated(folder)
+        if len(_VALIDATED) >= _VALIDATED_KEPT:
+            _VALIDATED.clear()
+        _VALIDATED[key] = result
+    return {name: df.copy() for name, df in _VALIDATED[key].items()}
 
 
 def _read_validated(folder: Path) -> dict[str, pd.DataFrame]:
@@ -1433,7 +1455,7 @@ def write_snapshot(folders: Iterable[str | Path], path: str | Path) -> None:
         folder = Path(folder).resolve()
         digest = _digest(folder) if folder.is_dir() else ""
         try:
-            result = _read_validated(folder)
+            result = _validated(folder)
         except DatasetError:
             continue
         entries[str(folder)] = (digest, result)
