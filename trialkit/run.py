@@ -321,9 +321,9 @@ def _execute(job: _Job) -> Outcome:
     kernel_env = {**job.env, RECORDS_ENV: str(records), "TQDM_DISABLE": "1"}
     started = datetime.now(UTC)
     t0 = time.perf_counter()
-    ok, message = True, ""
+    ok, message, executed = True, "", None
     try:
-        pm.execute_notebook(
+        executed = pm.execute_notebook(
             source, str(out_nb), parameters=job.parameters, kernel_name="python3",
             progress_bar=False, request_save_on_cell_execute=False, cwd=str(job.path.parent),
             kernel_manager_class=_ipc_kernel_manager(kernel_env), shutdown_kernel="immediate",
@@ -338,7 +338,8 @@ def _execute(job: _Job) -> Outcome:
     seconds = time.perf_counter() - t0
     if not out_nb.exists():  # the kernel died and nothing was saved: keep the notebook
         nbformat.write(_with_death_note(source, message), out_nb)
-    nb = nbformat.read(out_nb, as_version=4)
+    # papermill returns the notebook it wrote; read the file only when it raised
+    nb = executed if executed is not None else nbformat.read(out_nb, as_version=4)
     thumbnail = _write_thumbnail(nb, job.stage / f"{name}.png")
     summary = {
         "notebook": name,
