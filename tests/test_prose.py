@@ -160,6 +160,26 @@ def test_pages_show_nothing_for_the_developer(renderings, stem):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize(
+    ("stem", "rendering"),
+    [c for c in CASES if c[1] != "byod" or c[0] in TAKES_DATA],
+    ids=[f"{s}-{r}" for s, r in CASES if r != "byod" or s in TAKES_DATA],
+)
+def test_warnings_reach_the_page_as_notes_not_stderr(renderings, stem, rendering):
+    """Whatever the parameters or the data (the hand-made folder makes statsmodels and the
+    MMRM warn), a warning is a note for the reader (``text.warnings_as_notes``), never
+    Python's stderr text with a library's file path."""
+    nb = _executed(renderings[rendering], stem)
+    for i, cell in enumerate(nb.cells):
+        for o in cell.get("outputs", []):
+            assert not (o.output_type == "stream" and o.name == "stderr"), (
+                f"cell {i}: stderr {o.text[:120]!r}"
+            )
+            note = o.get("data", {}).get("text/markdown", "")
+            if note.startswith("**Warning**"):
+                assert "site-packages" not in note and "ipykernel_" not in note, note
+
+
 @pytest.mark.parametrize("stem", NOTEBOOKS)
 def test_code_cells_are_short_and_fixed_numbers_have_reasons(stem):
     nb = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)

@@ -33,3 +33,49 @@ def test_prob_never_rounds_to_a_certainty(x, digits, shown):
 def test_prob_is_a_spec_of_say_and_of_tables():
     assert text.fill("P = {x:prob}", x=0.9999) == "P = above 0.99"
     assert text.formatter("prob")(0.25) == "0.25"
+
+
+def test_warning_note_is_one_escaped_line_naming_its_library():
+    note = text.warning_note(
+        "\nFailed to converge.\nThe last value was [10.]; returning nan (see ``res``) <b>",
+        type("ConvergenceWarning", (Warning,), {}),
+        "/x/.venv/lib/python3.11/site-packages/statsmodels/stats/power.py",
+    )
+    assert note == (
+        "**Warning** (statsmodels): Failed to converge. The last value was \\[10.\\]; "
+        "returning nan (see \\`\\`res\\`\\`) &lt;b&gt; *(ConvergenceWarning)*"
+    )
+    # trialkit's own warnings point at the notebook's line: no library named
+    assert text.warning_note("mmrm did not converge", UserWarning, "/tmp/ipykernel_7/1.py") == (
+        "**Warning**: mmrm did not converge *(UserWarning)*"
+    )
+
+
+def test_warnings_as_notes_shows_a_warning_as_markdown_under_the_cell():
+    import warnings
+
+    from IPython import get_ipython
+    from IPython.testing.globalipapp import start_ipython
+    from IPython.utils.capture import capture_output
+
+    start_ipython()  # the test session's shell (None if another test started it first)
+    shell = get_ipython()
+    types = shell.display_formatter.active_types
+    shell.display_formatter.active_types = [*types, "text/markdown"]  # as a notebook shows
+    before = warnings.showwarning
+    try:
+        text.warnings_as_notes()
+        installed = warnings.showwarning
+        text.warnings_as_notes()  # again: nothing changes
+        assert warnings.showwarning is installed is not before
+        with capture_output() as shown, warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = installed  # catch_warnings restores Python's on exit
+            warnings.warn("the model did not converge", RuntimeWarning, stacklevel=1)
+        assert not shown.stderr
+        assert [o.data["text/markdown"] for o in shown.outputs] == [
+            "**Warning**: the model did not converge *(RuntimeWarning)*"
+        ]
+    finally:
+        warnings.showwarning = before
+        shell.display_formatter.active_types = types

@@ -1521,17 +1521,12 @@ def _announce(notes: list[str]) -> None:
     _ANNOUNCED.update(new)
     from IPython.display import Markdown, display
 
-    items = "\n".join(f"- {_md_escape(t)}" for t in new)
+    from trialkit.text import md_escape
+
+    items = "\n".join(f"- {md_escape(t)}" for t in new)
     display(
         Markdown(
             f"**Data warning{'s' if len(new) > 1 else ''}** (the data are used as "
             f"described):\n\n{items}"
         )
     )
-
-
-def _md_escape(text: str) -> str:
-    """Text shown as Markdown, with HTML and Markdown special characters made literal."""
-    import html
-
-    return "".join("\\" + c if c in "\\`*_[]<>#|" else c for c in html.escape(text, quote=False))
