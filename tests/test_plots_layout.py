@@ -365,10 +365,12 @@ def test_ticks_computed_once_per_layout_draw_the_same_picture(build):
 
 
 def test_text_layouts_kept_across_draws_follow_every_change_of_a_text():
-    """Text layouts are kept across draws and figures (``drawing.text_layout``), keyed by what a
-    layout depends on: a text whose font size (changed in place), angle, alignment or
-    string changes after a first draw is laid out afresh, and the picture equals
-    matplotlib's own draw of the same figure (no layout engine: the axes stay put)."""
+    """Text layouts are kept across draws and figures (``drawing.text_layout``), keyed by
+    what a layout depends on. A text whose font size (changed in place), angle, alignment
+    or string changes after a first draw is laid out afresh, and so is a new figure after
+    the font a family name resolves to has changed (as seaborn's ``set_theme`` can do):
+    each picture equals matplotlib's own draw of the same figure with the same history
+    (no layout engine: the axes stay put)."""
 
     def build() -> tuple[Figure, matplotlib.text.Text]:
         fig, ax = plt.subplots(figsize=(4, 3))
@@ -377,9 +379,15 @@ def test_text_layouts_kept_across_draws_follow_every_change_of_a_text():
         ax.set_xlabel("x label")
         return fig, label
 
-    ours, label = build()
-    with drawing.measured_once():
-        ours.canvas.draw()  # the layouts of this state are kept
+    def same(ours: Figure, theirs: Figure) -> None:
+        with drawing.measured_once():
+            ours.canvas.draw()
+        theirs.canvas.draw()
+        a, b = np.asarray(ours.canvas.buffer_rgba()), np.asarray(theirs.canvas.buffer_rgba())
+        assert a.shape == b.shape and np.array_equal(a, b)
+
+    (ours, label), (theirs, their_label) = build(), build()
+    same(ours, theirs)  # the layouts of this state are kept
     for change in (
         lambda t: t.set_fontsize(17),  # FontProperties changed in place
         lambda t: t.set_rotation(30),
@@ -387,20 +395,12 @@ def test_text_layouts_kept_across_draws_follow_every_change_of_a_text():
         lambda t: t.set_text("another label, longer"),
     ):
         change(label)
-        with drawing.measured_once():
-            ours.canvas.draw()
-        theirs, their_label = build()
-        # the same changes, on a figure matplotlib draws without trialkit's memos
-        their_label.update(
-            {
-                "fontsize": label.get_fontsize(),
-                "rotation": label.get_rotation(),
-                "horizontalalignment": label.get_horizontalalignment(),
-                "text": label.get_text(),
-            }
-        )
-        theirs.canvas.draw()
-        a, b = np.asarray(ours.canvas.buffer_rgba()), np.asarray(theirs.canvas.buffer_rgba())
-        assert a.shape == b.shape and np.array_equal(a, b)
-        plt.close(theirs)
-    plt.close(ours)
+        change(their_label)
+        same(ours, theirs)
+    with matplotlib.rc_context({"font.sans-serif": ["DejaVu Serif"]}):
+        (new, new_label), (their_new, their_new_label) = build(), build()
+        for t in (new_label, their_new_label):  # the texts laid out above, another font
+            t.update({"fontsize": 17, "rotation": 30, "ha": "right", "text": label.get_text()})
+        same(new, their_new)
+    for fig in (ours, theirs, new, their_new):
+        plt.close(fig)

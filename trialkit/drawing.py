@@ -201,13 +201,15 @@ LAYOUTS_KEPT = 20_000  # at most (a notebook of the collection lays out 90-180 d
 
 def text_layout(text: Any, renderer: Any, layout: Any) -> Any:
     """``Text._get_layout``: the text's box and lines relative to its anchor, which do not
-    depend on where the text is; kept by everything they depend on (the string, the font,
-    the angle, the alignments, the line spacing, the dpi and the renderer's kind), so the
-    same tick label, laid out again after the layout moved its axis or in the next figure,
-    is not measured again (matplotlib keeps the font metrics per renderer, and each figure
-    has its own). Texts that wrap or use TeX or mathtext are laid out as matplotlib does.
+    depend on where the text is; kept by everything they depend on (the string, the font
+    and the files it resolves to, the angle, the alignments, the line spacing, the dpi and
+    the renderer's kind), so the same tick label, laid out again after the layout moved
+    its axis or in the next figure, is not measured again (matplotlib keeps the font
+    metrics per renderer, and each figure has its own). Texts that wrap or use TeX or
+    mathtext are laid out as matplotlib does.
     """
     import matplotlib as mpl
+    from matplotlib.font_manager import fontManager
     from matplotlib.transforms import Bbox
 
     string = text.get_text()
@@ -220,6 +222,8 @@ def text_layout(text: Any, renderer: Any, layout: Any) -> Any:
             tuple(font.get_family()), font.get_slant(), font.get_variant(), font.get_weight(),
             font.get_stretch(), font.get_size(), font.get_file(), font.get_math_fontfamily(),
         ),
+        # the font files the renderer will use (a generic family resolves through rcParams)
+        tuple(fontManager._find_fonts_by_props(font)),
         text.get_rotation(), text.get_rotation_mode(), text._get_multialignment(),
         text._horizontalalignment, text._verticalalignment, text._linespacing,
         text.get_figure(root=True).dpi, type(renderer), renderer.dpi,
