@@ -1342,14 +1342,15 @@ _VALIDATED: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}  # (folder, dige
 _VALIDATED_KEPT = 4  # folders kept at most
 
 
-def _validated(folder: Path) -> dict[str, pd.DataFrame]:
+def _validated(folder: Path, digest: str = "") -> dict[str, pd.DataFrame]:
     """:func:`_read_validated`, once per process for the same files (the folder's
-    :func:`_digest`), a fresh copy per call: what the runner's checks of a parameter, its
-    snapshot and any other reader in the same process get, validated once. A folder that
-    does not meet the contracts is validated (and refused) every time."""
+    :func:`_digest`, computed here unless the caller has it), a fresh copy per call: what
+    the runner's checks of a parameter, its snapshot and any other reader in the same
+    process get, validated once. A folder that does not meet the contracts is validated
+    (and refused) every time."""
     if not folder.is_dir():
         return _read_validated(folder)  # refused, naming the folder
-    key = (str(folder.resolve()), _digest(folder))
+    key = (str(folder.resolve()), digest or _digest(folder))
     if key not in _VALIDATED:
         result = _read_validated(folder)
         if len(_VALIDATED) >= _VALIDATED_KEPT:
@@ -1455,7 +1456,7 @@ def write_snapshot(folders: Iterable[str | Path], path: str | Path) -> None:
         folder = Path(folder).resolve()
         digest = _digest(folder) if folder.is_dir() else ""
         try:
-            result = _validated(folder)
+            result = _validated(folder, digest)
         except DatasetError:
             continue
         entries[str(folder)] = (digest, result)
