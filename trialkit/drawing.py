@@ -140,9 +140,6 @@ class DrawnOnce:
         self.ticks: dict[Any, Any] = {}  # axis -> its ticks (``Axis._update_ticks``)
         self.label_boxes: dict[Any, Any] = {}  # (axis, renderer) -> its tick labels' boxes
 
-    def __bool__(self) -> bool:
-        return bool(self.ticks)
-
     def forget(self) -> None:
         self.ticks.clear()
         self.label_boxes.clear()
