@@ -251,10 +251,10 @@ def test_module_is_exported_from_stats():
 # hypergeometric probabilities per call, and the sequences drawn by sorting every block
 # (argsort) and removing the padding by a stable sort.
 def reference_distribution(n: int, scheme: str, sizes: tuple[int, ...], q: np.ndarray):
-    from scipy import stats as sps
-
+    # the binomial and hypergeometric probabilities as the nearest floats to the exact
+    # fractions (Python's int / int is correctly rounded), as trialkit computes them
     if scheme == "simple":
-        return np.arange(n + 1), sps.binom.pmf(np.arange(n + 1), n, 0.5)
+        return np.arange(n + 1), np.array([math.comb(n, k) / 2**n for k in range(n + 1)])
     u = np.zeros(n + 1)
     u[0] = 1.0
     for s in range(1, n + 1):
@@ -271,7 +271,8 @@ def reference_distribution(n: int, scheme: str, sizes: tuple[int, ...], q: np.nd
                 prob[n // 2] += u[s] * qb
                 continue
             h = np.arange(r + 1)
-            prob[s // 2 + h] += u[s] * qb * sps.hypergeom.pmf(h, b, b // 2, r)
+            end = [math.comb(b // 2, i) * math.comb(b - b // 2, r - i) / math.comb(b, r) for i in h]
+            prob[s // 2 + h] += u[s] * qb * np.array(end)
     return np.arange(n + 1), prob
 
 
@@ -315,6 +316,28 @@ def test_distribution_equals_the_per_start_sum_bit_for_bit(scheme, sizes, weight
         assert got["difference"].tolist() == (2 * n1[keep] - n).tolist()
         assert np.array_equal(got["probability"].to_numpy(), prob[keep])  # identical floats
         assert got.attrs == {"scheme": stats.scheme_name(scheme, sizes), "n": n}
+
+
+@pytest.mark.parametrize("n", [1, 2, 91, 500, design._EXACT_UP_TO, design._EXACT_UP_TO + 1])
+def test_simple_distribution_agrees_with_scipy_binomial(n):
+    # exact integers up to _EXACT_UP_TO patients, scipy's binomial beyond: both agree with
+    # scipy.stats.binom to its accuracy, and sum to 1
+    from scipy import stats as sps
+
+    dist = stats.imbalance_distribution(n)
+    got = pd.Series(dist["probability"].to_numpy(), index=dist["uc_msc"]).reindex(range(n + 1))
+    want = sps.binom.pmf(np.arange(n + 1), n, 0.5)
+    normal = want > 1e-300  # beyond, both underflow to subnormals or 0 (rows left out)
+    assert np.allclose(got[normal], want[normal], rtol=1e-11, atol=0)
+    assert dist["probability"].sum() == pytest.approx(1, abs=1e-12)
+
+
+@pytest.mark.parametrize(("b", "r"), [(2, 1), (4, 1), (4, 3), (6, 5), (8, 3), (12, 11)])
+def test_block_end_agrees_with_scipy_hypergeometric(b, r):
+    from scipy import stats as sps
+
+    want = sps.hypergeom.pmf(np.arange(r + 1), b, b // 2, r)
+    assert np.allclose(design._block_end(b, r), want, rtol=1e-14, atol=0)
 
 
 def test_distribution_cache_hands_out_independent_tables():

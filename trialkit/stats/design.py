@@ -37,13 +37,13 @@ with reasons (DCSREAS), completed, analysed (FASFL) and not analysed, per protoc
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from trialkit.stats.results import _check_choice, _check_int
 
@@ -129,10 +129,42 @@ def _renewal_run(sizes: tuple[int, ...], q: tuple[float, ...], length: int) -> n
     return u
 
 
+#: Up to this many patients the binomial probabilities are exact (integers, one division
+#: each: 25 ms at 10,000); beyond it scipy's ``binom.pmf`` (relative error about 1e-12).
+_EXACT_UP_TO = 10_000
+
+
+def _binomial_half(n: int) -> np.ndarray:
+    """P(n1 = k), k = 0..n, for n fair coin tosses: ``comb(n, k) / 2**n``.
+
+    Computed with Python's integers and one division per k, so each is the float nearest
+    the exact value; this needs no scipy.stats (half a second to import, in a notebook
+    that has no other use for it). Above ``_EXACT_UP_TO`` patients, scipy's binomial.
+    """
+    if n > _EXACT_UP_TO:
+        from scipy import stats
+
+        return stats.binom.pmf(np.arange(n + 1), n, 0.5)
+    out = np.empty(n + 1)
+    total, c = 1 << n, 1
+    for k in range(n + 1):
+        out[k] = c / total
+        c = c * (n - k) // (k + 1)  # comb(n, k + 1), exactly
+    return out
+
+
+def _hypergeometric_half(b: int, r: int) -> np.ndarray:
+    """P(h of the first r patients of a permuted block of size b get UC-MSC), h = 0..r:
+    hypergeometric, b/2 UC-MSC places among b, r drawn; exact integers, one division each.
+    """
+    half, total = b // 2, math.comb(b, r)
+    return np.array([math.comb(half, h) * math.comb(b - half, r - h) / total for h in range(r + 1)])
+
+
 @functools.lru_cache(maxsize=256)
 def _block_end(b: int, r: int) -> np.ndarray:
     """P(h UC-MSC patients among the first r of a permuted block of size b), h = 0..r."""
-    ph = stats.hypergeom.pmf(np.arange(r + 1), b, b // 2, r)
+    ph = _hypergeometric_half(b, r)
     ph.flags.writeable = False
     return ph
 
@@ -167,7 +199,7 @@ def _distribution(
 ) -> pd.DataFrame:
     """:func:`imbalance_distribution` for checked arguments (cached: callers copy)."""
     if scheme == "simple":
-        prob = stats.binom.pmf(np.arange(n + 1), n, 0.5)
+        prob = _binomial_half(n)
         name = "simple"
     else:
         u = _renewal(n, sizes, np.asarray(q))
@@ -252,14 +284,18 @@ def imbalance(
     dist = imbalance_distribution(n, scheme, block_sizes, weights)
     d = dist["difference"].abs().to_numpy()
     p = dist["probability"].to_numpy()
+
+    def prob(event: np.ndarray) -> float:  # 1 exactly when every possible imbalance counts
+        return 1.0 if event.all() else float(min(1.0, p[event].sum()))
+
     return Imbalance(
         n=int(n),
         scheme=dist.attrs["scheme"],
         at_least=at_least,
-        probability=float(min(1.0, p[d >= at_least].sum())),
+        probability=prob(d >= at_least),
         largest=int(d.max()),
         expected=float((d * p).sum()),
-        balanced=float(min(1.0, p[d <= 1].sum())),
+        balanced=prob(d <= 1),
     )
 
 
