@@ -243,6 +243,86 @@ def test_runner_kernels_freeze_what_each_cell_leaves_and_add_no_names(tmp_path):
     assert done.cells[1].outputs[0]["text"] == f"True True {names}\n"
 
 
+_STREAMS_AND_DISPLAYS = [
+    "import sys\nfrom IPython.display import Markdown, display",
+    "print('one')\ndisplay(Markdown('two'))\nprint('three')",
+    "x = 1",  # writes nothing: its flushes return at once
+    "print('to stderr', file=sys.stderr)",
+    "for i in range(3):\n    print(i, end=' ')\n    display(Markdown(f'**{i}**'))",
+    "print('the last words, no newline', end='')",
+]
+
+
+def _outputs(done) -> list:
+    return [
+        (o["output_type"], o.get("name"), o.get("text") or o.get("data", {}).get("text/markdown"))
+        for cell in done.cells
+        for o in cell.outputs
+    ]
+
+
+def test_runner_kernels_flush_only_what_was_written_and_show_the_same(tmp_path, monkeypatch):
+    """The runner's kernels (``trialkit.kernel.setup``) skip the flushes of stdout and
+    stderr when nothing was written: every stream output and display still arrives, in the
+    same order as from a kernel without the set-up."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in _STREAMS_AND_DISPLAYS]
+    nb.cells.append(
+        nbformat.v4.new_code_cell(
+            "print(getattr(type(sys.stdout).flush, 'trialkit_only_when_written', False))"
+        )  # fmt: skip
+    )
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm = run._import_papermill()
+
+    def execute(options: tuple) -> list:
+        monkeypatch.setattr(run, "_KERNEL_OPTIONS", options)
+        done = pm.execute_notebook(
+            str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), progress_bar=False,
+            kernel_manager_class=run._ipc_kernel_manager({}), shutdown_kernel="immediate",
+        )  # fmt: skip
+        return _outputs(done)
+
+    with_setup = execute(run._KERNEL_OPTIONS)
+    without = execute(tuple(o for o in run._KERNEL_OPTIONS if o != run._KERNEL_SETUP))
+    assert with_setup[-1] == ("stream", "stdout", "True\n")
+    assert without[-1] == ("stream", "stdout", "False\n")
+    assert (
+        with_setup[:-1]
+        == without[:-1]
+        == [
+            ("stream", "stdout", "one\n"),
+            ("display_data", None, "two"),
+            ("stream", "stdout", "three\n"),
+            ("stream", "stderr", "to stderr\n"),
+            ("stream", "stdout", "0 "),
+            ("display_data", None, "**0**"),
+            ("stream", "stdout", "1 "),
+            ("display_data", None, "**1**"),
+            ("stream", "stdout", "2 "),
+            ("display_data", None, "**2**"),
+            ("stream", "stdout", "the last words, no newline"),
+        ]
+    )
+
+
+def test_kernel_setup_outside_ipython_changes_nothing(monkeypatch):
+    import warnings
+
+    import IPython
+    from ipykernel.iostream import OutStream
+
+    from trialkit import kernel
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    flush, show = OutStream.flush, warnings.showwarning
+    kernel.setup()
+    assert OutStream.flush is flush and warnings.showwarning is show
+
+
 def _capture_tasks(monkeypatch) -> list:
     """Replace the execution by a record of the jobs render hands to it (in its order)."""
     seen: list = []

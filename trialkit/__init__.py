@@ -20,6 +20,7 @@ Modules, by what they hold:
 - ``text``      one number formatter for prose and tables; ``say``: Markdown from results
 - ``tables``    formatted, captioned tables; Table 1, disposition, incidence
 - ``run``       render notebooks with papermill into ``reports/``; ``record`` results
+- ``kernel``    what the runner sets up in each kernel it starts, before the first cell
 - ``cache``     which executions can be reused (the key of a rendering)
 - ``site``      the course site: Sphinx + myst-nb from the executed notebooks
 - ``lab``       ``make lab``: student copies of the notebooks for JupyterLab

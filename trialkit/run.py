@@ -389,22 +389,10 @@ def without_solutions(nb: Any) -> Any:
 _SOLUTION_PROMPT = re.compile(r"\s*(\*\*|__)?Solution\b", re.I)
 
 
-#: Run at the start of every kernel the runner starts: after each cell, what the cell left
-#: alive (the imported libraries first of all, then the notebook's data) moves to Python's
-#: permanent generation (``gc.freeze``), so the full garbage collections of later cells
-#: walk only what those cells create. Measured: 0.15-0.45 s of full collections per
-#: notebook, gone; peak memory +8 MB. A runner kernel lives for one notebook, so the cyclic
-#: garbage frozen with the rest (a figure closed just before a cell ends) is bounded by
-#: what one notebook makes. Leaves no name in the notebook's namespace.
-_FREEZE_AFTER_EACH_CELL = (
-    "--IPKernelApp.exec_lines=get_ipython().events.register("
-    "'post_run_cell', lambda result: __import__('gc').freeze())"
-)
-
-#: Run at the start of every kernel the runner starts: a warning a cell raises appears on
-#: the page as a note for the reader (``trialkit.text.warnings_as_notes``), not as Python's
-#: stderr text with a library's file path. Leaves no name in the notebook's namespace.
-_WARNINGS_AS_NOTES = "--IPKernelApp.exec_lines=__import__('trialkit.text').text.warnings_as_notes()"
+#: Run at the start of every kernel the runner starts (``trialkit.kernel.setup``): garbage
+#: collection frozen after each cell, warnings shown as notes for the reader, stdout and
+#: stderr flushed only when written. Leaves no name in the notebook's namespace.
+_KERNEL_SETUP = "--IPKernelApp.exec_lines=__import__('trialkit.kernel').kernel.setup()"
 
 #: The rest of a runner kernel's command line:
 #: - no input history: a report's kernel has no use for it, and two kernels side by side
@@ -414,8 +402,7 @@ _WARNINGS_AS_NOTES = "--IPKernelApp.exec_lines=__import__('trialkit.text').text.
 #:   up to the kernel's "idle", which comes after them). Both measured on a trivial cell:
 #:   6.4 against 7.6 ms a cell (median of 250), over the collection's ~480 code cells.
 _KERNEL_OPTIONS = (
-    _FREEZE_AFTER_EACH_CELL,
-    _WARNINGS_AS_NOTES,
+    _KERNEL_SETUP,
     "--HistoryManager.enabled=False",
     "--Kernel._execute_sleep=0",
 )
