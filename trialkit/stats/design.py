@@ -153,18 +153,13 @@ def _binomial_half(n: int) -> np.ndarray:
     return out
 
 
-def _hypergeometric_half(b: int, r: int) -> np.ndarray:
-    """P(h of the first r patients of a permuted block of size b get UC-MSC), h = 0..r:
-    hypergeometric, b/2 UC-MSC places among b, r drawn; exact integers, one division each.
-    """
-    half, total = b // 2, math.comb(b, r)
-    return np.array([math.comb(half, h) * math.comb(b - half, r - h) / total for h in range(r + 1)])
-
-
 @functools.lru_cache(maxsize=256)
 def _block_end(b: int, r: int) -> np.ndarray:
-    """P(h UC-MSC patients among the first r of a permuted block of size b), h = 0..r."""
-    ph = _hypergeometric_half(b, r)
+    """P(h UC-MSC patients among the first r of a permuted block of size b), h = 0..r:
+    hypergeometric (b/2 UC-MSC places among b, r drawn), from exact integers with one
+    division each."""
+    half, total = b // 2, math.comb(b, r)
+    ph = np.array([math.comb(half, h) * math.comb(b - half, r - h) / total for h in range(r + 1)])
     ph.flags.writeable = False
     return ph
 
