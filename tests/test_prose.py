@@ -167,7 +167,7 @@ def test_pages_show_nothing_for_the_developer(renderings, stem):
 )
 def test_warnings_reach_the_page_as_notes_not_stderr(renderings, stem, rendering):
     """Whatever the parameters or the data (the hand-made folder makes statsmodels and the
-    MMRM warn), a warning is a note for the reader (``text.warnings_as_notes``), never
+    MMRM warn), a warning is a note for the reader (``kernel.warnings_as_notes``), never
     Python's stderr text with a library's file path."""
     nb = _executed(renderings[rendering], stem)
     for i, cell in enumerate(nb.cells):

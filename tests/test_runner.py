@@ -309,20 +309,6 @@ def test_runner_kernels_flush_only_what_was_written_and_show_the_same(tmp_path, 
     )
 
 
-def test_kernel_setup_outside_ipython_changes_nothing(monkeypatch):
-    import warnings
-
-    import IPython
-    from ipykernel.iostream import OutStream
-
-    from trialkit import kernel
-
-    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
-    flush, show = OutStream.flush, warnings.showwarning
-    kernel.setup()
-    assert OutStream.flush is flush and warnings.showwarning is show
-
-
 def _capture_tasks(monkeypatch) -> list:
     """Replace the execution by a record of the jobs render hands to it (in its order)."""
     seen: list = []

@@ -49,33 +49,3 @@ def test_warning_note_is_one_escaped_line_naming_its_library():
     assert text.warning_note("mmrm did not converge", UserWarning, "/tmp/ipykernel_7/1.py") == (
         "**Warning**: mmrm did not converge *(UserWarning)*"
     )
-
-
-def test_warnings_as_notes_shows_a_warning_as_markdown_under_the_cell():
-    import warnings
-
-    from IPython import get_ipython
-    from IPython.testing.globalipapp import start_ipython
-    from IPython.utils.capture import capture_output
-
-    start_ipython()  # the test session's shell (None if another test started it first)
-    shell = get_ipython()
-    types = shell.display_formatter.active_types
-    shell.display_formatter.active_types = [*types, "text/markdown"]  # as a notebook shows
-    before = warnings.showwarning
-    try:
-        text.warnings_as_notes()
-        installed = warnings.showwarning
-        text.warnings_as_notes()  # again: nothing changes
-        assert warnings.showwarning is installed is not before
-        with capture_output() as shown, warnings.catch_warnings():
-            warnings.simplefilter("always")
-            warnings.showwarning = installed  # catch_warnings restores Python's on exit
-            warnings.warn("the model did not converge", RuntimeWarning, stacklevel=1)
-        assert not shown.stderr
-        assert [o.data["text/markdown"] for o in shown.outputs] == [
-            "**Warning**: the model did not converge *(RuntimeWarning)*"
-        ]
-    finally:
-        warnings.showwarning = before
-        shell.display_formatter.active_types = types

@@ -5,7 +5,7 @@ code, ``__import__('trialkit.kernel').kernel.setup()``, which:
 
 - ``freeze_after_each_cell``: after each cell, moves what the cell left alive to Python's
   permanent generation, so later cells' full garbage collections skip it;
-- ``trialkit.text.warnings_as_notes``: shows a warning a cell raises as a note for the
+- ``warnings_as_notes``: shows a warning a cell raises as a note for the
   reader, under the cell, not as Python's stderr text with a library's file path;
 - ``flush_only_when_written``: the kernel's flushes of stdout and stderr, four after every
   cell, wait for the output thread only when something was written.
@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 from typing import Any
 
-__all__ = ["flush_only_when_written", "freeze_after_each_cell", "setup"]
+__all__ = ["flush_only_when_written", "freeze_after_each_cell", "setup", "warnings_as_notes"]
 
 
 def setup() -> None:
@@ -27,13 +27,11 @@ def setup() -> None:
     IPython). Calling it again changes nothing."""
     from IPython import get_ipython
 
-    from trialkit import text
-
     shell = get_ipython()
     if shell is None:
         return
     freeze_after_each_cell(shell)
-    text.warnings_as_notes()
+    warnings_as_notes()
     flush_only_when_written()
 
 
@@ -53,6 +51,39 @@ def freeze_after_each_cell(shell: Any) -> None:
     """
     if _freeze not in shell.events.callbacks["post_run_cell"]:
         shell.events.register("post_run_cell", _freeze)
+
+
+def warnings_as_notes() -> None:
+    """In a notebook, show each warning a cell raises as a note on the page, under the
+    cell: "**Warning** (statsmodels): Failed to converge on a solution. ...
+    *(ConvergenceWarning)*", instead of Python's text on stderr with a library's file path
+    and source line. Which warnings are shown, and how often, stay Python's (its filters:
+    by default once per place in the code). Outside IPython nothing changes; a warning
+    written to a file on purpose is written as Python writes it. The runner installs this
+    in every kernel it starts; calling it again changes nothing."""
+    import warnings
+
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    if get_ipython() is None or getattr(warnings.showwarning, "trialkit_notes", False):
+        return
+    python_s = warnings.showwarning
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None,
+             line: Any = None) -> None:  # fmt: skip
+        if file is not None:
+            python_s(message, category, filename, lineno, file, line)
+            return
+        from IPython.display import Markdown, display
+
+        from trialkit.text import warning_note
+
+        display(Markdown(warning_note(message, category, filename)))
+
+    show.trialkit_notes = True  # type: ignore[attr-defined]
+    warnings.showwarning = show
 
 
 def flush_only_when_written() -> None:

@@ -55,7 +55,6 @@ __all__ = [
     "say",
     "share",
     "warning_note",
-    "warnings_as_notes",
 ]
 
 MIME_META: Final = "trialkit"
@@ -272,41 +271,10 @@ def md_escape(text: str) -> str:
     return "".join("\\" + c if c in "\\`*_[]<>#|" else c for c in html.escape(text, quote=False))
 
 
-def warnings_as_notes() -> None:
-    """In a notebook, show each warning a cell raises as a note on the page, under the
-    cell: "**Warning** (statsmodels): Failed to converge on a solution. ...
-    *(ConvergenceWarning)*", instead of Python's text on stderr with a library's file path
-    and source line. Which warnings are shown, and how often, stay Python's (its filters:
-    by default once per place in the code). Outside IPython nothing changes; a warning
-    written to a file on purpose is written as Python writes it. The runner installs this
-    in every kernel it starts; calling it again changes nothing."""
-    import warnings
-
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return
-    if get_ipython() is None or getattr(warnings.showwarning, "trialkit_notes", False):
-        return
-    python_s = warnings.showwarning
-
-    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None,
-             line: Any = None) -> None:  # fmt: skip
-        if file is not None:
-            python_s(message, category, filename, lineno, file, line)
-            return
-        from IPython.display import Markdown, display
-
-        display(Markdown(warning_note(message, category, filename)))
-
-    show.trialkit_notes = True  # type: ignore[attr-defined]
-    warnings.showwarning = show
-
-
 def warning_note(message: Any, category: type, filename: str) -> str:
-    """The Markdown of a warning shown on a page (``warnings_as_notes``): its words on one
-    line, escaped, with the library it came from (none for the notebook's own code, or
-    trialkit's warnings, which point at the notebook's line) and its kind."""
+    """The Markdown of a warning shown on a page (``trialkit.kernel.warnings_as_notes``): its
+    words on one line, escaped, with the library it came from (none for the notebook's own
+    code, or trialkit's warnings, which point at the notebook's line) and its kind."""
     import re
 
     found = re.search(r"site-packages[/\\]([A-Za-z0-9_]+)", filename)
