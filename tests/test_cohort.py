@@ -5,7 +5,9 @@ batches, processes or dask, and its cache gives back what it stored."""
 from __future__ import annotations
 
 import filecmp
+import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +55,7 @@ def _printed(x: float, fid: str) -> str:
 def test_canonical_files_regenerate_byte_identical(tmp_path: Path) -> None:
     assert cohort.main(["--out", str(tmp_path)]) == 0
     names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["ADAE.csv", "ADEX.csv", "ADLB.csv", "ADSL.csv", "README.md"]
+    assert names == ["ADAE.csv", "ADEX.csv", "ADLB.csv", "ADSL.csv", "README.md", "provenance.json"]
     for name in names:
         assert (CANONICAL / name).is_file(), f"{name} is not committed in data/synthetic"
         assert filecmp.cmp(tmp_path / name, CANONICAL / name, shallow=False), (
@@ -546,3 +548,73 @@ def test_load_refuses_broken_folders_and_bad_arguments(tmp_path: Path) -> None:
         cohort.load(str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match="data_dir"):
         cohort.load(3)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- provenance
+def test_a_written_folder_says_how_its_patients_were_made(tmp_path: Path) -> None:
+    """Both kinds carry SYNTHETIC = "Y"; provenance.json tells them apart on reading."""
+    from trialkit import text
+
+    sim, rec_ = tmp_path / "sim", tmp_path / "rec"
+    cohort.write_csvs(cohort.simulate(seed=5), sim)
+    cohort.write_csvs(cohort.reconstruct(seed=3), rec_)
+    for folder, kind in ((sim, "simulated"), (rec_, "reconstructed"), (CANONICAL, "reconstructed")):
+        data = cohort.load(str(folder))
+        assert json.loads((folder / "provenance.json").read_text())["kind"] == kind
+        for name, df in data.items():
+            assert text.provenance_of(df) == kind, (folder.name, name)
+            assert df.attrs["synthetic"] is True
+    assert text.provenance_of(cohort.load(str(BYOD))["ADSL"]) is None  # real patients
+
+
+def _marked_copy(tmp_path: Path, change: str) -> Path:
+    folder = tmp_path / change
+    cohort.write_csvs(cohort.simulate(seed=5), folder)
+    if change == "no marker":
+        (folder / "provenance.json").unlink()
+    elif change == "bad kind":
+        (folder / "provenance.json").write_text('{"kind": "published"}')
+    elif change == "not json":
+        (folder / "provenance.json").write_text("simulated")
+    elif change == "mixed marks":
+        lb = pd.read_csv(folder / "ADLB.csv", dtype=str, keep_default_na=False)
+        lb.drop(columns="SYNTHETIC").to_csv(folder / "ADLB.csv", index=False)
+    elif change == "marker on real data":
+        folder = Path(shutil.copytree(BYOD, tmp_path / "real"))
+        (folder / "provenance.json").write_text('{"kind": "simulated"}')
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ("no marker", 'marked SYNTHETIC = "Y", but provenance.json, which says how'),
+        ("bad kind", '"kind" is \'published\' in provenance.json; expected "reconstructed"'),
+        ("not json", 'provenance.json is not a JSON object with a "kind"'),
+        ("mixed marks", 'ADSL.csv, ADEX.csv, ADAE.csv mark every row SYNTHETIC = "Y" but ADLB.csv'),
+        ("marker on real data", "says the patients are synthetic, but no table has"),
+    ],
+)
+def test_a_folder_that_does_not_say_what_its_patients_are_is_refused_before_any_work(
+    tmp_path: Path, change: str, message: str
+) -> None:
+    from trialkit import params
+
+    folder = _marked_copy(tmp_path, change)
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    with pytest.raises(schema.DatasetError) as err:
+        cohort.load(str(folder))
+    assert message in str(err.value) and str(folder) in str(err.value)
+    with pytest.raises(params.ParameterError, match="data_dir") as err:  # the runner's pre-flight
+        params.validate("05_primary_endpoint", {"data_dir": str(folder)})
+    assert message in str(err.value)
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # only read
+
+
+def test_write_csvs_refuses_synthetic_data_of_unknown_kind(tmp_path: Path) -> None:
+    data = cohort.simulate(seed=5)
+    for df in data.values():
+        df.attrs.clear()
+    with pytest.raises(ValueError, match="provenance is None"):
+        cohort.write_csvs(data, tmp_path / "x")
+    assert not (tmp_path / "x").exists()  # refused before writing anything

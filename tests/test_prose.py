@@ -1,8 +1,10 @@
 """Words follow numbers, and pages hold only what a reader needs.
 
-Every notebook is rendered three ways: with its defaults (the session's run), with the
-non-default set of ``tests/prose_cases.py`` (chosen to move its conclusions), and, when it
-takes ``data_dir``, on the bring-your-own-data fixture. For every rendering:
+Every notebook is rendered with its defaults (the session's run), with the non-default set
+of ``tests/prose_cases.py`` (chosen to move its conclusions), and, when it takes
+``data_dir``, on the bring-your-own-data fixture and on a simulated trial written to a
+folder (``cohort.simulate`` + ``write_csvs``: SYNTHETIC rows, like the reconstruction's, but
+not built to match the paper). For every rendering:
 
 - every number in literal prose (Markdown cells, and the literal words of ``say``
   templates) is a fixed fact (``tests/prose_numbers.py``): stale text fails the build;
@@ -10,11 +12,13 @@ takes ``data_dir``, on the bring-your-own-data fixture. For every rendering:
   really follow the numbers);
 - nothing on the page is for the developer: no printed streams outside exercise
   solutions, no stderr, no raw reprs, no record lines;
-- code cells a student reads are short.
+- code cells a student reads are short;
+- on the simulated folder, the pages call the patients simulated, never reconstructed.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +28,7 @@ import pytest
 from tests.conftest import TEST_PARAMETERS
 from tests.prose_cases import NON_DEFAULT
 from tests.prose_numbers import declared, generated_markdown, offences
-from trialkit import params, run
+from trialkit import cohort, params, run
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -42,6 +46,8 @@ def _refuses_byod(stem: str) -> str:
 
 
 TAKES_DATA = [n for n in NOTEBOOKS if "data_dir" in params.SPECS[n] and not _refuses_byod(n)]
+#: notebooks that take a simulated trial's folder (91 patients: every method can use it)
+TAKES_SIMULATED = [n for n in NOTEBOOKS if "data_dir" in params.SPECS[n]]
 MAX_CODE_LINES = 15
 
 pytestmark = pytest.mark.notebooks
@@ -94,7 +100,7 @@ def _selected(request: pytest.FixtureRequest) -> list[str]:
 
 @pytest.fixture(scope="session")
 def renderings(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Path]:
-    """Folders of executed notebooks: "default", "non-default", "byod"."""
+    """Folders of executed notebooks: "default", "non-default", "byod", "simulated"."""
     stems = _selected(request)
     if set(stems) == set(NOTEBOOKS):
         default = request.getfixturevalue("reports")
@@ -105,7 +111,11 @@ def renderings(request: pytest.FixtureRequest, tmp_path_factory) -> dict[str, Pa
     _render(other, {s: NON_DEFAULT[s] for s in stems})
     byod = tmp_path_factory.mktemp("prose_byod")
     _render(byod, {s: {"data_dir": str(BYOD)} for s in stems if s in TAKES_DATA})
-    return {"default": default, "non-default": other, "byod": byod}
+    drawn = tmp_path_factory.mktemp("simulated_data")
+    cohort.write_csvs(cohort.simulate(seed=5), drawn)
+    simulated = tmp_path_factory.mktemp("prose_simulated")
+    _render(simulated, {s: {"data_dir": str(drawn)} for s in stems if s in TAKES_SIMULATED})
+    return {"default": default, "non-default": other, "byod": byod, "simulated": simulated}
 
 
 def _executed(folder: Path, stem: str) -> Any:
@@ -117,14 +127,16 @@ def _executed(folder: Path, stem: str) -> Any:
     return nbformat.read(path, as_version=4)
 
 
-CASES = [(s, r) for s in NOTEBOOKS for r in ("default", "non-default", "byod")]
+_RENDERED = {"byod": TAKES_DATA, "simulated": TAKES_SIMULATED}
+CASES = [
+    (s, r)
+    for s in NOTEBOOKS
+    for r in ("default", "non-default", "byod", "simulated")
+    if s in _RENDERED.get(r, NOTEBOOKS)
+]
 
 
-@pytest.mark.parametrize(
-    ("stem", "rendering"),
-    [c for c in CASES if c[1] != "byod" or c[0] in TAKES_DATA],
-    ids=[f"{s}-{r}" for s, r in CASES if r != "byod" or s in TAKES_DATA],
-)
+@pytest.mark.parametrize(("stem", "rendering"), CASES, ids=[f"{s}-{r}" for s, r in CASES])
 def test_every_prose_number_is_computed_or_a_fixed_fact(renderings, stem, rendering):
     nb = _executed(renderings[rendering], stem)
     found = offences(nb, stem)
@@ -160,11 +172,7 @@ def test_pages_show_nothing_for_the_developer(renderings, stem):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize(
-    ("stem", "rendering"),
-    [c for c in CASES if c[1] != "byod" or c[0] in TAKES_DATA],
-    ids=[f"{s}-{r}" for s, r in CASES if r != "byod" or s in TAKES_DATA],
-)
+@pytest.mark.parametrize(("stem", "rendering"), CASES, ids=[f"{s}-{r}" for s, r in CASES])
 def test_warnings_reach_the_page_as_notes_not_stderr(renderings, stem, rendering):
     """Whatever the parameters or the data (the hand-made folder makes statsmodels and the
     MMRM warn), a warning is a note for the reader (``kernel.warnings_as_notes``), never
@@ -197,3 +205,32 @@ def test_code_cells_are_short_and_fixed_numbers_have_reasons(stem):
         if len(lines) > MAX_CODE_LINES:
             long.append(f"cell {i}: {len(lines)} lines: {lines[0][:60]!r}")
     assert not long, f"code cells over {MAX_CODE_LINES} lines:\n" + "\n".join(long)
+
+
+#: words that say the patients were built to match the paper (the plural "reconstructions"
+#: is the ensemble of notebook 10, built from the paper whatever the data)
+_CALLED_RECONSTRUCTED = re.compile(
+    r"\breconstructed (patients|data)\b|\bthe reconstruction(?!s)\b", re.IGNORECASE
+)
+
+
+@pytest.mark.parametrize("stem", TAKES_SIMULATED)
+def test_simulated_patients_are_called_simulated_never_reconstructed(renderings, stem):
+    """A simulated trial in a folder has SYNTHETIC rows, as the reconstruction has; the
+    folder's provenance.json tells them apart, and every sentence written from the run
+    must say which (a page once called any synthetic folder "the reconstructed patients
+    of data/synthetic")."""
+    nb = _executed(renderings["simulated"], stem)
+    said = generated_markdown(nb)
+    wrong = [
+        sentence
+        for md in said
+        for sentence in re.split(r"(?<=[.;:])\s+", md)
+        if _CALLED_RECONSTRUCTED.search(sentence) and "checked against R" not in sentence
+    ]
+    assert not wrong, "simulated patients called reconstructed:\n" + "\n".join(wrong)
+    html = "".join(
+        o.get("data", {}).get("text/html", "") for c in nb.cells for o in c.get("outputs", [])
+    )
+    assert "simulated" in " ".join(said).lower() or "SIMULATED" in html, f"{stem}: kind never said"
+    assert "data/synthetic" not in " ".join(said), f"{stem}: names the default folder"

@@ -8,6 +8,7 @@ reconstruction in ``data/synthetic``, a folder gives the analyst's own data, val
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -19,45 +20,135 @@ import pandas as pd
 
 from trialkit.assumptions import ROOT
 
-__all__ = ["DATASETS", "SYNTHETIC_DIR", "load", "main", "read_csvs", "write_csvs"]
+__all__ = [
+    "DATASETS",
+    "PROVENANCE_FILE",
+    "SYNTHETIC_DIR",
+    "folder_provenance",
+    "load",
+    "main",
+    "read_csvs",
+    "write_csvs",
+]
 
 #: The canonical reconstruction (``reconstruct()`` with the default seed), as CSV files.
 SYNTHETIC_DIR: Final[Path] = ROOT / "data" / "synthetic"
 #: Dataset names, as keys of the returned dict.
 DATASETS: Final[tuple[str, ...]] = ("ADSL", "ADLB", "ADEX", "ADAE")
+#: The file beside the CSV files of SYNTHETIC patients that says how they were made:
+#: ``{"kind": "reconstructed" | "simulated", ...}`` (``write_csvs`` writes it). The rows
+#: alone cannot tell: both kinds carry ``SYNTHETIC = "Y"``.
+PROVENANCE_FILE: Final[str] = "provenance.json"
+_KINDS: Final[tuple[str, ...]] = ("reconstructed", "simulated")
 
 
 # =========================================================================== files
 def write_csvs(data: Mapping[str, pd.DataFrame], folder: str | Path) -> list[Path]:
-    """Write the datasets as ``ADSL.csv``, ``ADLB.csv``, ``ADEX.csv``, ``ADAE.csv``.
+    """Write the datasets as ``ADSL.csv``, ``ADLB.csv``, ``ADEX.csv``, ``ADAE.csv``, and
+    ``provenance.json`` (``PROVENANCE_FILE``): how the patients were made, "reconstructed"
+    or "simulated" (``trialkit.text.provenance_of`` of ADSL), so that whoever reads the
+    folder says which.
 
     Rows as given (``simulate``/``reconstruct`` sort them by subject, parameter, visit),
     numbers as recorded (``%.10g``: 9.1, 46, 3.12), "\\n" line ends: the same data give
-    the same bytes. Refuses tables without a SYNTHETIC column.
+    the same bytes. Refuses tables without a SYNTHETIC column, and SYNTHETIC tables whose
+    kind is not known (before writing anything).
     """
+    from trialkit.text import PROVENANCE, provenance_of
+
+    for name in DATASETS:
+        if "SYNTHETIC" not in data[name].columns:
+            raise ValueError(f"{name}: refusing to write data without a SYNTHETIC column")
+    kind = provenance_of(data["ADSL"])
+    if kind not in _KINDS:
+        raise ValueError(
+            f"refusing to write SYNTHETIC data whose provenance is {kind!r}: set "
+            f"ADSL.attrs['provenance_kind'] to one of {', '.join(_KINDS)}"
+        )
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name in DATASETS:
-        df = data[name]
-        if "SYNTHETIC" not in df.columns:
-            raise ValueError(f"{name}: refusing to write data without a SYNTHETIC column")
         path = folder / f"{name}.csv"
-        df.to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
+        data[name].to_csv(path, index=False, float_format="%.10g", lineterminator="\n")
         paths.append(path)
-    return paths
+    marker = folder / PROVENANCE_FILE
+    about = {"kind": kind, "meaning": PROVENANCE[kind]}
+    marker.write_text(json.dumps(about, indent=2) + "\n", encoding="utf-8", newline="\n")
+    return [*paths, marker]
+
+
+def folder_provenance(folder: str | Path, tables: Mapping[str, pd.DataFrame]) -> str | None:
+    """How the patients of a data folder were made: "reconstructed" or "simulated" for
+    SYNTHETIC patients (every row of every table has ``SYNTHETIC = "Y"``), from the
+    folder's ``provenance.json``; None for real patients (no table so marked).
+
+    ``tables`` are the folder's tables as read (``trialkit.schema.read``). Raises
+    ``trialkit.schema.DatasetError``, naming the folder and the file, when the folder
+    contradicts itself or does not say: some tables marked SYNTHETIC and others not;
+    SYNTHETIC tables without ``provenance.json`` (a page would have to guess what they
+    are); a ``provenance.json`` that is unreadable, names another kind, or sits beside
+    tables not marked SYNTHETIC.
+    """
+    from trialkit.schema import DatasetError, Problem
+
+    folder = Path(folder)
+    marked = {
+        name: bool("SYNTHETIC" in df.columns and (df["SYNTHETIC"] == "Y").all())
+        for name, df in tables.items()
+    }
+    marker = folder / PROVENANCE_FILE
+
+    def refuse(message: str, source: str = PROVENANCE_FILE) -> DatasetError:
+        return DatasetError([Problem("data folder", f"{folder}: {message}", source=source)])
+
+    if not any(marked.values()):
+        if marker.is_file():
+            raise refuse(
+                f"{PROVENANCE_FILE} says the patients are synthetic, but no table has "
+                'SYNTHETIC = "Y" in every row: remove the file for real patients'
+            )
+        return None
+    if not all(marked.values()):
+        yes = [f"{n}.csv" for n, m in marked.items() if m]
+        no = [f"{n}.csv" for n, m in marked.items() if not m]
+        raise refuse(
+            f'{", ".join(yes)} mark every row SYNTHETIC = "Y" but {", ".join(no)} do not: '
+            "a folder holds either synthetic or real patients",
+            source=", ".join(no),
+        )
+    if not marker.is_file():
+        raise refuse(
+            f'every table is marked SYNTHETIC = "Y", but {PROVENANCE_FILE}, which says how '
+            "the patients were made, is missing (trialkit.cohort.write_csvs writes it). Add "
+            f'{PROVENANCE_FILE} holding {{"kind": "reconstructed"}} or {{"kind": "simulated"}}, '
+            "or, for real patients, drop the SYNTHETIC column"
+        )
+    try:
+        kind = json.loads(marker.read_text(encoding="utf-8")).get("kind")
+    except (OSError, ValueError, AttributeError) as e:
+        raise refuse(f'{PROVENANCE_FILE} is not a JSON object with a "kind" ({e})') from None
+    if kind not in _KINDS:
+        expected = " or ".join(f'"{k}"' for k in _KINDS)
+        raise refuse(f'"kind" is {kind!r} in {PROVENANCE_FILE}; expected {expected}')
+    return str(kind)
 
 
 def read_csvs(folder: str | Path | None = None) -> dict[str, pd.DataFrame]:
-    """Read and validate a folder written by ``write_csvs`` (default: the canonical
-    ``data/synthetic``) with ``trialkit.schema.read``; tables whose SYNTHETIC column is
-    "Y" get ``attrs["synthetic"] = True`` and a provenance naming the file."""
+    """Read and validate a data folder (default: the canonical ``data/synthetic``) with
+    ``trialkit.schema.read``. SYNTHETIC patients (written by ``write_csvs``) get
+    ``attrs["synthetic"] = True`` and ``attrs["provenance_kind"]`` from the folder's
+    ``provenance.json`` (``folder_provenance``, which refuses a folder that does not say);
+    every table gets a provenance naming its file."""
     from trialkit import schema
 
     folder = Path(folder) if folder is not None else SYNTHETIC_DIR
     out = schema.read(folder)
+    kind = folder_provenance(folder, out)
     for name, df in out.items():
-        df.attrs["synthetic"] = bool("SYNTHETIC" in df and (df["SYNTHETIC"] == "Y").all())
+        df.attrs["synthetic"] = kind is not None
+        if kind is not None:
+            df.attrs["provenance_kind"] = kind
         df.attrs["provenance"] = f"read from {folder / (name + '.csv')}"
     return out
 
@@ -98,10 +189,12 @@ def _md_table(df: pd.DataFrame) -> str:
 _DICTIONARY: Final[str] = """\
 ## Files and columns
 
-Every file has the column `SYNTHETIC` = `Y`. Missing visits are absent rows (there are no
-empty values except `DCSREAS` of patients who completed). Read them with
-`trialkit.cohort.read_csvs()` or `trialkit.schema.read("data/synthetic")` (or
-`pandas.read_csv(path, keep_default_na=False)`).
+Every file has the column `SYNTHETIC` = `Y`; `provenance.json` says how the patients were
+made (`"kind": "reconstructed"`), which the rows alone cannot tell (a trial drawn by
+`trialkit.cohort.simulate` and written with `write_csvs` says `"simulated"`). Missing
+visits are absent rows (there are no empty values except `DCSREAS` of patients who
+completed). Read them with `trialkit.cohort.read_csvs()` or
+`trialkit.schema.read("data/synthetic")` (or `pandas.read_csv(path, keep_default_na=False)`).
 
 **ADSL.csv**: one row per patient.
 

@@ -114,8 +114,9 @@ def data_folder(value: str) -> str | None:
 
     A folder must hold ADSL.csv, ADLB.csv and ADEX.csv (ADAE.csv optional) meeting the
     dataset contracts of ``trialkit.schema``; every problem is reported, naming the file,
-    column and rows. Relative paths are taken from the current directory. The files are
-    only read, never changed.
+    column and rows. A folder of SYNTHETIC patients must say how they were made
+    (``datafiles.folder_provenance``). Relative paths are taken from the current directory.
+    The files are only read, never changed.
     """
     if value == "":
         return None
@@ -124,8 +125,10 @@ def data_folder(value: str) -> str | None:
     folder = Path(value)
     if not folder.is_dir():
         return f"is not a folder ({folder.resolve()} does not exist or is a file)"
+    from trialkit.datafiles import folder_provenance
+
     try:
-        _read_folder(folder)
+        folder_provenance(folder, _read_folder(folder))  # synthetic patients say which kind
     except schema.DatasetError as e:
         return f"points at data the analyses cannot use:\n{e}"
     except ValueError as e:
