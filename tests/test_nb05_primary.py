@@ -13,6 +13,7 @@ import json
 import math
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -242,6 +243,38 @@ def test_05_runs_on_an_analysts_own_data(tmp_path):
         "Placebo": [0, int(n["Placebo"])],
     }
     assert rec["primary.p.fisher"] == pytest.approx(1.0)
+
+
+def test_05_leaves_out_the_exact_search_where_it_would_take_minutes(tmp_path):
+    """HbA1c below 9% with any insulin change: 35/45 vs 33/44 responders, for which Fisher's
+    exact sample size is in the thousands per arm (half an hour of search). Notebook 05 gives
+    the continuity-corrected approximation instead, and says so; the approximation is
+    statsmodels' normal n (R's power.prop.test) with the Fleiss-Tytun-Ury correction
+    (Biometrics 1980;36:343-346) written out here."""
+    outcome = run.render(
+        only=["05"],
+        out=tmp_path,
+        parameters={"hba1c_cutoff": 9.0, "insulin_reduction": 0.0},
+        jobs=1,
+        site=False,
+    )[0]
+    assert outcome.ok, outcome.message
+    rec = json.loads((tmp_path / "05_primary_endpoint.json").read_text())["records"]
+    assert rec["primary.counts"] == {"UC-MSC": [35, 45], "Placebo": [33, 44]}
+    assert rec["dichotomize.n_per_arm"]["responder_fisher_exact"] is None
+    from statsmodels.stats.proportion import samplesize_proportions_2indep_onetail
+
+    p1, p2 = 35 / 45, 33 / 44
+    n = samplesize_proportions_2indep_onetail(p1 - p2, p2, 0.8, alpha=0.05)  # two-sided
+    n_cc = n / 4 * (1 + np.sqrt(1 + 4 / (n * abs(p1 - p2)))) ** 2
+    said = " ".join(
+        o["data"]["text/markdown"]
+        for c in nbformat.read(tmp_path / "05_primary_endpoint.ipynb", as_version=4).cells
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    )
+    assert f"to about {int(np.ceil(n_cc))} (Fisher's exact test, by the continuity" in said
+    assert "the exact search stops at 250 per arm" in said
 
 
 def test_05_published_summary_and_fisher_conventions(nb05):

@@ -15,6 +15,7 @@ import itertools
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from trialkit import __main__ as cli
@@ -151,6 +152,22 @@ def test_delta_step_above_delta_max_is_refused():
     assert "delta_step = 3.0, delta_max = 2.0 do not work together" in text
     assert "choose delta_step <= 2" in text
     params.validate("07_missing_data_and_estimands", {"delta_step": 2.0, "delta_max": 2.0})
+
+
+# ------------------------------------------------------ notebook 05: rates that differ
+def test_cut_offs_that_give_both_arms_the_same_rate_are_refused():
+    """On the reconstructed patients no one has HbA1c below 5% at week 48: 0/45 vs 0/44, for
+    which the risk ratio, odds ratio, NNT and sample sizes of notebook 05 are undefined (it
+    failed in the middle, at the sample size). Counts recomputed from the CSVs with pandas."""
+    lb = pd.read_csv(ROOT / "data" / "synthetic" / "ADLB.csv")
+    w48 = lb[(lb["PARAMCD"] == "HBA1C") & (lb["AVISIT"] == "Week 48")]["AVAL"]
+    assert w48.min() >= 5.0 and (w48 < 5.5).sum() == 1  # one patient below 5.5
+    with pytest.raises(params.ParameterError) as err:
+        params.validate("05_primary_endpoint", {"hba1c_cutoff": 5.0})
+    text = str(err.value)
+    assert "hba1c_cutoff = 5.0, insulin_reduction = 50.0 do not work together" in text
+    assert "the same responder rate (0/45 vs 0/44)" in text
+    params.validate("05_primary_endpoint", {"hba1c_cutoff": 5.5})  # 1/45 vs 0/44 differ
 
 
 # -------------------------------------------------------------------------- run time

@@ -588,6 +588,33 @@ def _imputable(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _rates_differ(values: Mapping[str, Any]) -> str | None:
+    """Notebook 05 compares the arms' responder rates: with equal rates (0 responders in
+    both arms, say) the risk ratio, odds ratio, NNT and the sample sizes that price the
+    dichotomy are undefined."""
+    from trialkit import derive
+    from trialkit.datafiles import SYNTHETIC_DIR
+
+    data = _read_folder(Path(values.get("data_dir") or SYNTHETIC_DIR))
+    adlb, adex = derive.derive_adlb(data["ADLB"]), derive.derive_adex(data["ADEX"])
+    resp = derive.responders(
+        data["ADSL"],
+        adlb,
+        adex,
+        hba1c_cutoff=values["hba1c_cutoff"],
+        insulin_reduction=values["insulin_reduction"],
+    )
+    counts = derive.responder_counts(resp, None)["RESP"]
+    (x1, n1), (x2, n2) = counts.values()
+    if x1 * n2 != x2 * n1:
+        return None
+    return (
+        f"with these cut-offs both arms have the same responder rate ({x1}/{n1} vs {x2}/{n2}): "
+        "the risk ratio, odds ratio, NNT and the sample sizes of notebook 05 are undefined "
+        "for equal rates; choose cut-offs under which the arms differ"
+    )
+
+
 def _delta_grid(values: Mapping[str, Any]) -> str | None:
     step, top = values["delta_step"], values["delta_max"]
     if step > top:
@@ -677,6 +704,9 @@ COMBINATIONS: dict[str, tuple[Rule, ...]] = {
     "06_hba1c_and_insulin_over_time": (
         Rule(("data_dir", "population"), _population_arms(_POPULATION_FLAGS)),
         Rule(("data_dir", "analysis_visit"), _visit_has_data),
+    ),
+    "05_primary_endpoint": (
+        Rule(("data_dir", "hba1c_cutoff", "insulin_reduction"), _rates_differ),
     ),
     "07_missing_data_and_estimands": (
         Rule(("delta_step", "delta_max"), _delta_grid),
