@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 
@@ -200,3 +201,29 @@ def test_04_table_helpers_agree_with_pandas(canonical):
             assert audit.loc[sid, "responder"] == "" and audit.loc[sid, "missing handled"]
     shares = derive.share_table({"RESP": {"UC-MSC": [9, 45], "Placebo": [2, 44]}})
     assert shares.loc["RESP"].tolist() == ["9/45 (20.00%)", "2/44 (4.55%)"]
+
+
+def test_04_without_a_responder_the_late_visit_exercise_says_so(tmp_path):
+    """A 100 % dose cut: nobody responds (counted with pandas), so exercise 3 has no
+    responder to move; its solution said "patient None" over a table of NaN."""
+    chosen = {"insulin_reduction": 100.0}
+    outcomes = run.render(only=[NB], parameters=chosen, out=tmp_path, progress=lambda _: None)
+    assert all(o.ok for o in outcomes), [o.message for o in outcomes]
+    got = json.loads((tmp_path / f"{NB}.json").read_text())["records"]
+    expected = count(
+        week48_values(CANONICAL),
+        cut=7.0,
+        red=100.0,
+        strict=True,
+        flag="FASFL",
+        rule="non-responder",
+    )
+    assert got["responders"] == expected == {"UC-MSC": [0, 45], "Placebo": [0, 44]}
+    nb = nbformat.read(tmp_path / f"{NB}.ipynb", as_version=4)
+    shown = [
+        o.get("text", "") + o.get("data", {}).get("text/markdown", "")
+        for c in nb.cells
+        for o in c.get("outputs", [])
+    ]
+    assert any("there is none to move" in s for s in shown)
+    assert not any("patient None" in s or "NaN" in s for s in shown)

@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import nbformat
 import pandas as pd
 import pytest
 from conftest import TEST_PARAMETERS
@@ -152,3 +153,21 @@ def test_09_parameters_reach_the_analysis(tmp_path):
 def test_09_rejects_a_bad_scheduler_before_running():
     with pytest.raises(params.ParameterError, match="scheduler"):
         params.validate(NAME, {"scheduler": "not an address"})
+
+
+def test_09_sizes_compared_in_words_that_fit_them(tmp_path):
+    """At 99 % power the normal formula and Fisher's test agree (161 per arm: no "but"), and
+    the arcsine formula needs more than the chi-square test (it "overshoots", not "even")."""
+    chosen = {"target_power": 0.99, "target_power_high": 0.5, "n_sim": 300}
+    out = run.render(only=["09"], out=tmp_path, parameters=chosen, jobs=1, site=False)[0]
+    assert out.ok, out.message
+    rec = json.loads((tmp_path / f"{NAME}.json").read_text())["records"]
+    assert rec["power.n_per_arm.normal.99"] == rec["power.n_per_arm.fisher.99"] == 161
+    assert rec["power.n_per_arm.arcsine.99"] > rec["power.n_per_arm.chi2.99"]
+    nb = nbformat.read(tmp_path / f"{NAME}.ipynb", as_version=4)
+    said = " ".join(
+        o.get("data", {}).get("text/markdown", "") for c in nb.cells for o in c.get("outputs", [])
+    )
+    said = " ".join(said.split())
+    assert "**161 per arm** and Fisher's exact test needs **161**" in said
+    assert ") overshoots the chi-square test" in said
