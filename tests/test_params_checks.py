@@ -135,6 +135,23 @@ def test_prior_settings_over_the_whole_grid():
     assert refused == 131  # the count the review found crashing in cell 9
 
 
+def test_a_refusal_suggests_only_values_the_parameters_accept():
+    """prior_tail must be above 0: a bound that rounds to 0 is no suggestion (it said
+    "choose prior_tail <= 0" when the weakest prior's tail is 4e-23)."""
+    import re
+
+    extra = [(0.4, 0.01, 0.3), (0.49, 0.01, 0.3)]
+    for relevant, rate, tail in [*itertools.product(RELEVANT, RATES, TAILS), *extra]:
+        values = {"clinically_relevant": relevant, "prior_rate": rate, "prior_tail": tail}
+        try:
+            params.validate("10_bayesian_reanalysis", values)
+        except params.ParameterError as e:
+            for name, bound in re.findall(
+                r"(prior_tail|clinically_relevant) <= ([0-9.e-]+)", str(e)
+            ):
+                assert float(bound) > 0, (name, values, str(e))
+
+
 def test_the_suggestion_of_a_refusal_works():
     values = {"clinically_relevant": 0.05, "prior_rate": 0.01, "prior_tail": 0.2}
     with pytest.raises(params.ParameterError) as err:

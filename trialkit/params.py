@@ -655,14 +655,18 @@ def _priors(values: Mapping[str, Any]) -> str | None:
 
     here = sceptic_tail(rel)
     if here < tail:
-        what = f"choose prior_tail <= {math.floor(here * 1000) / 1000:g}"
+        ways = []  # a prior_tail that rounds to 0 is no choice: it must be above 0
+        if math.floor(here * 1000) > 0:
+            ways.append(f"prior_tail <= {math.floor(here * 1000) / 1000:g}")
         if sceptic_tail(1e-6) > tail:
             best = optimize.brentq(lambda r: sceptic_tail(r) - tail, 1e-6, rel, xtol=1e-6)
-            what += f", or clinically_relevant <= {math.floor(best * 1000) / 1000:g}"
+            ways.append(f"clinically_relevant <= {math.floor(best * 1000) / 1000:g}")
+        if rate != 0.5:
+            ways.append("a prior_rate nearer 0.5")
         found.append(
             f"no sceptical prior exists: even the weakest unimodal prior centred on "
-            f"prior_rate {rate:g} gives P(RD > {rel:g}) = {here:.3g} < prior_tail {tail:g} "
-            f"({what}{', or a prior_rate nearer 0.5' if rate != 0.5 else ''})"
+            f"prior_rate {rate:g} gives P(RD > {rel:g}) = {here:.3g} < prior_tail {tail:g}"
+            + (f" (choose {', or '.join(ways)})" if ways else "")
         )
 
     def harm_tail(r: float) -> float:
