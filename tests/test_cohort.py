@@ -568,7 +568,13 @@ def test_a_written_folder_says_how_its_patients_were_made(tmp_path: Path) -> Non
 
 
 def _marked_copy(tmp_path: Path, change: str) -> Path:
+    """A data folder with one fault of its provenance: a simulated trial's folder changed,
+    or the analyst's real patients with a provenance.json beside them."""
     folder = tmp_path / change
+    if change == "marker on real data":
+        shutil.copytree(BYOD, folder)
+        (folder / "provenance.json").write_text('{"kind": "simulated"}')
+        return folder
     cohort.write_csvs(cohort.simulate(seed=5), folder)
     if change == "no marker":
         (folder / "provenance.json").unlink()
@@ -579,9 +585,6 @@ def _marked_copy(tmp_path: Path, change: str) -> Path:
     elif change == "mixed marks":
         lb = pd.read_csv(folder / "ADLB.csv", dtype=str, keep_default_na=False)
         lb.drop(columns="SYNTHETIC").to_csv(folder / "ADLB.csv", index=False)
-    elif change == "marker on real data":
-        folder = Path(shutil.copytree(BYOD, tmp_path / "real"))
-        (folder / "provenance.json").write_text('{"kind": "simulated"}')
     return folder
 
 
